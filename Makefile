@@ -1,0 +1,64 @@
+# Finsta graph pipeline. `make` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+DATASET ?= demo
+DATA_ROOT ?= data/$(DATASET)
+OUT ?= out/$(DATASET)
+GRAPHS ?= $(OUT)/graphs
+RUN ?= $(OUT)/runs/pretrain
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo build-graphs pretrain eval-dsg eval report detector test test-all bench lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
+	@echo "  variables: DATASET=$(DATASET) DATA_ROOT=$(DATA_ROOT) OUT=$(OUT) ARGS='extra flags'"
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[pipeline,train,dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with all extras (quick when done)
+
+demo: install ## generate the demo data, build its graphs, train briefly, show where things are
+	$(PY) jobs/demo.py --data-root data/demo --out out/demo $(ARGS)
+
+build-graphs: install ## videos + captions -> Parquet graph shards (DATASET=activitynet|msrvtt|generic|demo)
+	$(PY) jobs/build_graphs.py --dataset $(DATASET) --data-root $(DATA_ROOT) --out $(GRAPHS) $(ARGS)
+
+pretrain: install ## train Finsta on GRAPHS through `ray job submit` on a local or RAY_ADDRESS cluster
+	bash jobs/submit.sh python jobs/pretrain.py --graphs $(abspath $(GRAPHS)) --run-dir $(abspath $(RUN)) $(ARGS)
+
+eval-dsg: install ## DSG quality against the demo ground truth: detection, tracking, relations
+	$(PY) jobs/eval_dsg.py --data-root data/demo $(ARGS)
+
+eval: install ## compositional retrieval benchmark and ablation table on the demo
+	$(PY) jobs/evaluate.py --data-root data/demo --out out/demo/eval $(ARGS)
+
+report: install ## static HTML report of a shard set: make report GRAPHS=... OUT=...
+	$(PY) jobs/report.py --graphs $(GRAPHS) --out $(OUT)/report $(ARGS)
+
+detector: install ## retrain the demo shape detector (YOLOv8n from yolov8n.yaml) and report its mAP50
+	$(PY) jobs/train_detector.py --data-root data/demo $(ARGS)
+
+test: install ## fast tests (what CI runs)
+	$(PY) -m pytest -q $(ARGS)
+
+test-all: install ## all tests, slow ones included
+	$(PY) -m pytest -q -m 'not gpu' $(ARGS)
+
+bench: install ## benchmarks: tables of ratios measured in one run
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: install ## ruff
+	$(PY) -m ruff check schemas pipeline model jobs tests bench
+
+clean: ## remove generated data and outputs (keeps .venv)
+	rm -rf data out runs
