@@ -51,6 +51,10 @@ HEADER = {
 
 def shards_table(manifest: dict) -> pa.Table:
     """The manifest's shard list as an Arrow table (SHARD_SCHEMA); ValueError when a row does not fit it."""
+    for i, row in enumerate(manifest["shards"]):
+        if not isinstance(row, dict) or set(row) != set(SHARD_SCHEMA.names):
+            found = sorted(row) if isinstance(row, dict) else type(row).__name__
+            raise ValueError(f"manifest: shards[{i}] has keys {found}, expected SHARD_SCHEMA {SHARD_SCHEMA.names}.")
     try:
         return pa.Table.from_pylist(manifest["shards"], schema=SHARD_SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError, TypeError) as exc:

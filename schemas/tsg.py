@@ -66,8 +66,6 @@ def validate(table: pa.Table) -> None:
     for i, row in enumerate(rows):
         where = f"tsg table: row {i} ('{row['sample_id']}')"
         nodes, edges = row["nodes"] or [], row["edges"] or []
-        if row["status"] == STATUS_OK and not any(n["kind"] == "object" for n in nodes):
-            raise ValueError(f"{where}: status 'ok' but column 'nodes' has no object node; a TSG needs at least one.")
         for j, node in enumerate(nodes):
             if node["kind"] not in NODE_KINDS:
                 raise ValueError(f"{where}: nodes[{j}].kind is '{node['kind']}', expected one of {NODE_KINDS}.")
@@ -76,6 +74,8 @@ def validate(table: pa.Table) -> None:
                     f"{where}: nodes[{j}] token span [{node['token_start']}, {node['token_end']}) is empty or "
                     "negative; expected 0 <= token_start < token_end."
                 )
+        if row["status"] == STATUS_OK and not any(n["kind"] == "object" for n in nodes):
+            raise ValueError(f"{where}: status 'ok' but column 'nodes' has no object node; a TSG needs at least one.")
         for j, edge in enumerate(edges):
             if edge["kind"] not in EDGE_KINDS:
                 raise ValueError(f"{where}: edges[{j}].kind is '{edge['kind']}', expected one of {EDGE_KINDS}.")
