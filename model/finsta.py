@@ -1,0 +1,256 @@
+"""FinstaModel: any backbone adapter + GTrm (TSG) + R-GTrm/STGD (DSG) + HSG coreference + the Finsta losses.
+
+Two retrieval paths come out of it:
+    backbone  video_head(backbone pooled video) vs text_head(backbone pooled caption): needs no graphs (plug-and-play);
+              distillation pulls it toward the graph path while training.
+    graph     pooled R-GTrm states (+ the pooled video) vs pooled GTrm states (+ the pooled caption).
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.utils import scatter
+
+from model import hsg, losses
+from model.data import EDGE_KINDS, NODE_KINDS, flat
+from model.graph_encoder import GTrm, RGTrm, box_centres
+
+PE_DIM = 8
+
+
+def roi_pool(tokens: torch.Tensor, grid: tuple[int, int], graph_of: torch.Tensor, frame: torch.Tensor,
+             box: torch.Tensor) -> torch.Tensor:
+    """Mean of the patch tokens whose centres fall inside each box (plus the patch nearest the box centre).
+
+    tokens [B, T, P, D] on a row-major gh x gw grid; graph_of, frame [N]; box [N, 4] normalised -> [N, D]
+    """
+    b, t, p, d = tokens.shape
+    gh, gw = grid
+    ys = (torch.arange(gh, device=box.device, dtype=box.dtype) + 0.5) / gh
+    xs = (torch.arange(gw, device=box.device, dtype=box.dtype) + 0.5) / gw
+    cy, cx = ys.repeat_interleave(gw), xs.repeat(gh)
+    inside = ((cx >= box[:, :1]) & (cx <= box[:, 2:3]) & (cy >= box[:, 1:2]) & (cy <= box[:, 3:4]))
+    centre = box_centres(box)
+    nearest = ((cx - centre[:, :1]) ** 2 + (cy - centre[:, 1:]) ** 2).argmin(dim=1)
+    inside[torch.arange(box.shape[0], device=box.device), nearest] = True
+    weights = inside.to(tokens.dtype) / inside.sum(1, keepdim=True)
+    node, patch = inside.nonzero(as_tuple=True)
+    rows = (graph_of[node] * t + frame[node]) * p + patch
+    picked = tokens.reshape(b * t * p, d)[rows] * weights[node, patch].unsqueeze(1)
+    return torch.zeros(box.shape[0], d, device=tokens.device, dtype=tokens.dtype).index_add(0, node, picked)
+
+
+def box_features(box: torch.Tensor) -> torch.Tensor:
+    size = box[:, 2:] - box[:, :2]
+    return torch.cat([box, size, box_centres(box)], dim=1)
+
+
+def shuffled_frames(video, generator: torch.Generator | None = None):
+    """Frame index of each node under a random non-identity order of each clip's keyframes, and the temporal links
+    rebuilt for that order (consecutive appearances of a track). Returns (frame [N], link_index [2, L])."""
+    valid = video.frame_mask.sum(1).tolist()
+    new_position = torch.zeros_like(video.frame_mask, dtype=torch.long)
+    for i, count in enumerate(valid):
+        order = torch.randperm(count, generator=generator)
+        if count > 1 and torch.equal(order, torch.arange(count)):
+            order = order.flip(0)
+        new_position[i, :count] = order
+    frame = new_position[video.batch, video.frame].to(video.frame.device) if video.num_nodes else video.frame
+    return frame, links_in_order(video.batch, video.track, frame, video.frame_mask.shape[1])
+
+
+def links_in_order(graph_of: torch.Tensor, track: torch.Tensor, frame: torch.Tensor, num_frames: int) -> torch.Tensor:
+    """Temporal links joining consecutive appearances of each (graph, track) in the given frame order."""
+    if frame.numel() < 2:
+        return torch.zeros(2, 0, dtype=torch.long, device=frame.device)
+    group, _ = hsg.track_groups(graph_of, track)
+    order = torch.argsort(group * (num_frames + 1) + frame)
+    same = group[order[:-1]] == group[order[1:]]
+    return torch.stack([order[:-1][same], order[1:][same]])
+
+
+def last_of_track(group: torch.Tensor, frame: torch.Tensor, num_groups: int) -> torch.Tensor:
+    """Index of each track's node on its latest keyframe [G]."""
+    latest = scatter(frame, group, dim=0, dim_size=num_groups, reduce="max")
+    node = torch.arange(frame.shape[0], device=frame.device)
+    is_last = frame == latest[group]
+    return scatter(node[is_last], group[is_last], dim=0, dim_size=num_groups, reduce="max")
+
+
+class FinstaModel(nn.Module):
+    def __init__(self, backbone: nn.Module, dim: int = 64, num_layers: int = 2, num_heads: int = 4,
+                 temperature: float = 0.07, cross_edge_k: int = 1, use_coarse: bool = True, use_osc: bool = True,
+                 use_ptc: bool = True, use_distill: bool = True, use_stgd: bool = True,
+                 use_temporal_links: bool = True, use_cross_edges: bool = True):
+        super().__init__()
+        self.backbone = backbone
+        self.temperature, self.cross_edge_k = temperature, cross_edge_k
+        self.use_coarse, self.use_osc, self.use_ptc, self.use_distill = use_coarse, use_osc, use_ptc, use_distill
+        self.use_cross_edges = use_cross_edges
+        text_dim, token_dim = backbone.embed_dim, backbone.token_dim
+        # The backbone's own retrieval heads: the plug-and-play path.
+        self.video_head = nn.Linear(text_dim, dim)
+        self.text_head = nn.Linear(text_dim, dim)
+        # Graph inputs.
+        self.node_text = nn.Linear(text_dim, dim)
+        self.node_kind = nn.Embedding(len(NODE_KINDS), dim)
+        self.region = nn.Linear(token_dim, dim)
+        self.object_text = nn.Linear(text_dim, dim)
+        self.object_box = nn.Linear(8, dim)
+        self.unary = nn.Linear(text_dim, dim)
+        self.predicate = nn.Linear(text_dim, dim)
+        self.gtrm = GTrm(dim, len(EDGE_KINDS), PE_DIM, num_layers, num_heads)
+        self.rgtrm = RGTrm(dim, num_heads, use_stgd=use_stgd, use_temporal_links=use_temporal_links)
+        # Graph path outputs and the fine-grained heads.
+        self.text_graph_head = nn.Linear(dim, dim)
+        self.video_graph_head = nn.Linear(dim, dim)
+        self.caption_global = nn.Linear(text_dim, dim)
+        self.video_global = nn.Linear(text_dim, dim)
+        self.video_predicate = nn.Sequential(nn.Linear(3 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.text_predicate = nn.Linear(dim, dim)
+
+    def finsta_parameters(self) -> int:
+        """Parameters Finsta adds on top of the backbone."""
+        return sum(p.numel() for name, p in self.named_parameters() if not name.startswith("backbone."))
+
+    def encode_strings(self, *groups: list[str]) -> list[torch.Tensor]:
+        """One backbone text pass over the distinct strings of all groups -> pooled embeddings per group."""
+        distinct = sorted({s for group in groups for s in group})
+        if not distinct:
+            return [torch.zeros(0, self.backbone.embed_dim) for _ in groups]
+        pooled = self.backbone.encode_text(distinct).pooled
+        where = {s: i for i, s in enumerate(distinct)}
+        return [pooled[torch.tensor([where[s] for s in group], dtype=torch.long, device=pooled.device)]
+                for group in groups]
+
+    def forward(self, text, video, with_shuffle: bool = False) -> dict:
+        """Encode a (text Batch, video Batch) of B pairs into embeddings, node states and coreference edges."""
+        num_graphs = text.num_graphs
+        node_text, node_phrase, object_text = flat(text.node_text), flat(text.node_phrase), flat(video.object_text)
+        captions, node_embed, phrase_embed, object_embed, edge_embed, unary_embed = self.encode_strings(
+            list(text.caption), node_text, node_phrase, object_text, flat(video.edge_predicate),
+            flat(video.unary_predicate))
+        clip = self.backbone.encode_video(video.frames)
+        out = {"backbone_video": self.video_head(clip.pooled), "backbone_text": self.text_head(captions)}
+
+        text_nodes, text_pool = self.gtrm(self.node_text(node_embed) + self.node_kind(text.node_kind), text.edge_index,
+                                          text.edge_kind, text.pe, text.batch, num_graphs)
+        out["text_nodes"] = text_nodes
+        out["graph_text"] = self.text_graph_head(text_pool) + self.caption_global(captions)
+
+        x = (self.region(roi_pool(clip.tokens, clip.grid, video.batch, video.frame, video.box))
+             + self.object_text(object_embed) + self.object_box(box_features(video.box)))
+        x = x.index_add(0, video.unary_index, self.unary(unary_embed))
+        edge_attr = self.predicate(edge_embed)
+        video_nodes = self.rgtrm(x, video.edge_index, edge_attr, video.link_index, video.frame, video.box)
+        out["video_nodes"] = video_nodes
+        video_pool = scatter(video_nodes, video.batch, dim=0, dim_size=num_graphs, reduce="mean")
+        out["graph_video"] = self.video_graph_head(video_pool) + self.video_global(clip.pooled)
+
+        # HSG coreference: text object phrases against detection texts, per clip (detached: a choice, not a path).
+        group, num_groups = hsg.track_groups(video.batch, video.track)
+        group_graph = scatter(video.batch, group, dim=0, dim_size=num_groups, reduce="max")
+        is_object = text.node_kind == NODE_KINDS.index("object")
+        object_nodes = is_object.nonzero(as_tuple=True)[0]
+        pick, groups, rank = hsg.coreference(phrase_embed[object_nodes].detach(), text.batch[object_nodes],
+                                             object_embed.detach(), group, group_graph, num_groups, self.cross_edge_k)
+        out.update(group=group, num_groups=num_groups, group_graph=group_graph, object_nodes=object_nodes,
+                   coreference=(object_nodes[pick], groups, rank))
+        if with_shuffle:
+            frame, links = shuffled_frames(video)
+            out["video_nodes_shuffled"] = self.rgtrm(x, video.edge_index, edge_attr, links, frame, video.box)
+            out["frame_shuffled"] = frame
+        return out
+
+    def osc(self, text, video, out) -> torch.Tensor:
+        objects = out["object_nodes"]
+        if self.use_cross_edges:
+            text_node, groups, _ = out["coreference"]
+            edges = hsg.coreference_edges(text_node, groups, out["group"])
+            positive = torch.zeros(text.num_nodes, video.num_nodes, dtype=torch.bool, device=objects.device)
+            positive[edges[0], edges[1]] = True
+            positive = positive[objects]
+        else:
+            positive = text.batch[objects].unsqueeze(1) == video.batch.unsqueeze(0)
+        return losses.osc_loss(out["text_nodes"][objects], out["video_nodes"], positive, self.temperature)
+
+    def track_summaries(self, text, video, out, nodes: torch.Tensor, frame: torch.Tensor):
+        """Per text relation node with a subject: the video predicate from its subject/object track memories.
+
+        Returns (relation nodes [R], video predicate [R, d], swapped [R, d], swap valid [R])."""
+        relation, subject = text.subject_index
+        object_of = torch.full((text.num_nodes,), -1, dtype=torch.long, device=relation.device)
+        object_of[text.object_index[0]] = text.object_index[1]
+        num_groups, group = out["num_groups"], out["group"]
+        summary = nodes[last_of_track(group, frame, num_groups)] if num_groups else nodes.new_zeros(0, nodes.shape[1])
+        if self.use_cross_edges and num_groups:
+            text_node, groups, rank = out["coreference"]
+            best = torch.full((text.num_nodes,), -1, dtype=torch.long, device=relation.device)
+            best[text_node[rank == 0]] = groups[rank == 0]
+            subject_group, object_group = best[subject], best[object_of[relation].clamp(min=0)]
+            object_group = torch.where(object_of[relation] >= 0, object_group, -1)
+            keep = subject_group >= 0
+            relation, subject_group, object_group = relation[keep], subject_group[keep], object_group[keep]
+            s = summary[subject_group]
+            o = torch.where((object_group >= 0).unsqueeze(1), summary[object_group.clamp(min=0)], 0.0)
+            swap_valid = (object_group >= 0) & (object_group != subject_group)
+        else:
+            clip_mean = scatter(summary, out["group_graph"], dim=0, dim_size=text.num_graphs, reduce="mean")
+            s = o = clip_mean[text.batch[relation]]
+            swap_valid = torch.zeros_like(relation, dtype=torch.bool)
+        predicate = self.video_predicate(torch.cat([s, o, s - o], dim=1))
+        swapped = self.video_predicate(torch.cat([o, s, o - s], dim=1))
+        return relation, predicate, swapped, swap_valid
+
+    def ptc(self, text, video, out, shuffled_as_positive: bool = False) -> torch.Tensor:
+        relation, predicate, swapped, swap_valid = self.track_summaries(text, video, out, out["video_nodes"],
+                                                                        video.frame)
+        _, shuffled, _, _ = self.track_summaries(text, video, out, out["video_nodes_shuffled"], out["frame_shuffled"])
+        if shuffled_as_positive:
+            predicate, shuffled = shuffled, predicate
+        shuffle_valid = video.frame_mask.sum(1)[text.batch[relation]] > 1
+        return losses.ptc_loss(self.text_predicate(out["text_nodes"][relation]), predicate, [shuffled, swapped],
+                               [shuffle_valid, swap_valid], text.batch[relation], self.temperature)
+
+    def compute_losses(self, text, video) -> dict:
+        """All switched-on losses and their sum under 'loss'. The backbone's own InfoNCE is always on."""
+        out = self(text, video, with_shuffle=self.use_ptc)
+        terms = {"backbone_nce": losses.info_nce(out["backbone_video"], out["backbone_text"], self.temperature)}
+        if self.use_coarse:
+            terms["graph_nce"] = losses.info_nce(out["graph_video"], out["graph_text"], self.temperature)
+        if self.use_osc:
+            terms["osc"] = self.osc(text, video, out)
+        if self.use_ptc:
+            terms["ptc"] = self.ptc(text, video, out)
+        if self.use_distill:
+            terms["distill"] = (losses.distillation_loss(out["backbone_video"], out["graph_video"])
+                                + losses.distillation_loss(out["backbone_text"], out["graph_text"]))
+        terms["loss"] = sum(terms.values())
+        return terms
+
+
+class BackboneOnly(nn.Module):
+    """The host model trained alone (its own pooled InfoNCE): the baseline Finsta is compared with."""
+
+    def __init__(self, backbone: nn.Module, dim: int = 64, temperature: float = 0.07):
+        super().__init__()
+        self.backbone, self.temperature = backbone, temperature
+        self.video_head = nn.Linear(backbone.embed_dim, dim)
+        self.text_head = nn.Linear(backbone.embed_dim, dim)
+
+    def forward(self, text, video) -> dict:
+        captions = self.backbone.encode_text(list(text.caption)).pooled
+        return {"backbone_video": self.video_head(self.backbone.encode_video(video.frames).pooled),
+                "backbone_text": self.text_head(captions)}
+
+    def compute_losses(self, text, video) -> dict:
+        out = self(text, video)
+        loss = losses.info_nce(out["backbone_video"], out["backbone_text"], self.temperature)
+        return {"backbone_nce": loss, "loss": loss}
+
+
+def embed(model: nn.Module, text, video) -> dict:
+    """Normalised embeddings of both paths (graph ones only for a FinstaModel), for retrieval and pair scoring."""
+    out = model(text, video)
+    keys = [k for k in ("backbone_video", "backbone_text", "graph_video", "graph_text") if k in out]
+    return {k: F.normalize(out[k].float(), dim=-1) for k in keys}

@@ -1,0 +1,61 @@
+"""Finsta's losses. Each takes plain tensors; FinstaModel switches them on and off (use_coarse, use_osc, ...)."""
+
+import torch
+import torch.nn.functional as F
+
+
+def info_nce(video: torch.Tensor, text: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
+    """Symmetric InfoNCE over a batch of pairs (row i of video with row i of text).
+
+    s_ij = cos(v_i, t_j) / tau;   L = (CE(s, diag) + CE(s^T, diag)) / 2.   video, text [B, d] -> scalar
+    """
+    logits = F.normalize(video, dim=-1) @ F.normalize(text, dim=-1).t() / temperature
+    target = torch.arange(logits.shape[0], device=logits.device)
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
+
+
+def osc_loss(text_objects: torch.Tensor, video_nodes: torch.Tensor, positive: torch.Tensor,
+             temperature: float = 0.07) -> torch.Tensor:
+    """Object-centred spatial contrasting: each text object node against every video node of the batch.
+
+    L_t = -log( sum_{v in P(t)} exp(s_tv / tau) / sum_v exp(s_tv / tau) ),   s = cosine,
+    P(t) = the video nodes coreferent with t (HSG edges), which belong to t's own clip; the other nodes, of its
+    clip and of the other clips, are negatives. Rows with no positive are left out.
+    text_objects [Nt, d], video_nodes [Nv, d], positive [Nt, Nv] bool -> scalar
+    """
+    has_positive = positive.any(dim=1)
+    if not has_positive.any():
+        return text_objects.sum() * 0.0
+    logits = F.normalize(text_objects, dim=-1) @ F.normalize(video_nodes, dim=-1).t() / temperature
+    logits, positive = logits[has_positive], positive[has_positive]
+    return (torch.logsumexp(logits, dim=1) - torch.logsumexp(logits.masked_fill(~positive, float("-inf")), dim=1)).mean()
+
+
+def ptc_loss(text_predicates: torch.Tensor, video_predicates: torch.Tensor, hard_negatives: list[torch.Tensor],
+             hard_valid: list[torch.Tensor], clip_of: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
+    """Predicate-centred temporal contrasting.
+
+    A text predicate node p (its GTrm state) is matched with the video predicate made from the temporal evolution of
+    its coreferent subject and object tracks, v_p, against hard negatives built from the same clip (frame order
+    shuffled; subject and object swapped) and the video predicates of other clips:
+        L_p = -log( exp(s(p, v_p)) / (exp(s(p, v_p)) + sum_h exp(s(p, h_p)) + sum_{q: clip(q) != clip(p)} exp(s(p, v_q))) )
+    text_predicates, video_predicates [R, d]; hard_negatives: list of [R, d] with hard_valid: list of [R] bool;
+    clip_of [R] -> scalar
+    """
+    if text_predicates.shape[0] == 0:
+        return text_predicates.sum() * 0.0
+    text = F.normalize(text_predicates, dim=-1)
+    positive = (text * F.normalize(video_predicates, dim=-1)).sum(-1, keepdim=True) / temperature
+    columns = [positive]
+    for negative, valid in zip(hard_negatives, hard_valid):
+        score = (text * F.normalize(negative, dim=-1)).sum(-1, keepdim=True) / temperature
+        columns.append(score.masked_fill(~valid.unsqueeze(1), float("-inf")))
+    in_batch = text @ F.normalize(video_predicates, dim=-1).t() / temperature
+    columns.append(in_batch.masked_fill(clip_of.unsqueeze(1) == clip_of.unsqueeze(0), float("-inf")))
+    logits = torch.cat(columns, dim=1)
+    return (torch.logsumexp(logits, dim=1) - positive.squeeze(1)).mean()
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Pull the backbone's pooled output toward the structured (graph) representation: mean(1 - cos(s, sg(t)))."""
+    return (1 - F.cosine_similarity(student, teacher.detach(), dim=-1)).mean()
