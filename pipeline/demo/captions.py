@@ -1,0 +1,278 @@
+"""Captions for the demo videos, and compositional hard negatives that differ from them in one respect.
+
+A caption is first a small spec: one or two clauses plus a connective. A clause names a subject (colour + shape), a
+predicate from the relation vocabulary, maybe an object, a speed adverb and a spatial modifier ("the red circle above
+the blue square slowly moves left"). The same spec renders the caption and, changed in one place, each negative:
+  relation   one predicate flipped (left <-> right, up <-> down, approaches <-> moves away from, appears <-> disappears)
+  attribute  the colours of two mentioned objects swapped (or one object given another object's colour)
+  order      the two events of a "then" caption swapped
+Every caption is checked true, and every negative false, against the ground-truth frames of its segment.
+"""
+
+import copy
+
+import numpy as np
+
+SPATIAL = ("left of", "right of", "above", "below")
+FLIPS = {
+    "moves left": "moves right", "moves right": "moves left", "moves up": "moves down", "moves down": "moves up",
+    "approaches": "moves away from", "moves away from": "approaches", "appears": "disappears",
+    "disappears": "appears", "left of": "right of", "right of": "left of", "above": "below", "below": "above",
+}
+QUICK_MIN_SPEED = 0.14  # normalised units per second: slow moves stay below, quick ones above
+ADVERBS = {"slow": "slowly", "quick": "quickly"}
+
+# Verb phrases per predicate; a flipped predicate keeps the variant index so only the relation changes.
+VERB_PHRASES = {
+    "moves": ["moves {d}", "slides {d}", "goes {d}"],
+    "approaches": ["approaches {o}", "moves toward {o}", "moves closer to {o}"],
+    "moves away from": ["moves away from {o}", "moves farther from {o}", "goes away from {o}"],
+    "passes": ["moves {d} past {o}", "slides {d} past {o}"],
+    "appears": ["appears", "shows up", "comes into view"],
+    "disappears": ["disappears", "vanishes", "goes out of view"],
+}
+RELATION_PHRASES = {"left of": ["to the left of", "left of"], "right of": ["to the right of", "right of"],
+                    "above": ["above"], "below": ["below"]}
+SEQUENTIAL = ["{a}, then {b}", "{a}, and then {b}", "{a}. After that, {b}", "{a} before {b}", "After {a}, {b}",
+              "{b} after {a}"]
+CONCURRENT = ["{a} while {b}", "While {a}, {b}"]
+
+
+# ---------------------------------------------------------------- building a spec from scripted events
+
+
+def _ref(track: dict) -> dict:
+    return {"color": track["color"], "shape": track["shape"]}
+
+
+def _clause(event: dict, tracks: list[dict], frames: list[dict], rng: np.random.Generator) -> dict:
+    kind, subject = event["type"], event["subject"]
+    clause = {
+        "kind": kind,
+        "subject": _ref(tracks[subject]),
+        "object": None if event["object"] is None else _ref(tracks[event["object"]]),
+        "predicate": event["predicate"],
+        "adverb": None,
+        "adverb_first": bool(rng.random() < 0.5),
+        "variant": int(rng.integers(0, 6)),
+        "indefinite": kind == "appear" and bool(rng.random() < 0.6),
+        "modifier": None,
+    }
+    if event["speed"] is not None and rng.random() < 0.85:
+        clause["adverb"] = event["speed"]
+    # A spatial relation that holds where the event starts, to some object the event does not already name.
+    frame = frames[event["start_frame"]]
+    candidates = [r for r in frame["relations"] if r["subject"] == subject and r["predicate"] in SPATIAL
+                  and r["object"] != event["object"]]
+    if candidates and rng.random() < (0.6 if kind in ("appear", "disappear") else 0.3):
+        chosen = candidates[int(rng.integers(len(candidates)))]
+        clause["modifier"] = {"predicate": chosen["predicate"], "object": _ref(tracks[chosen["object"]]),
+                              "variant": int(rng.integers(0, 2))}
+    return clause
+
+
+def describe(events: list[dict], order: str | None, tracks: list[dict], frames: list[dict], window: list[dict],
+             rng: np.random.Generator) -> dict | None:
+    """A caption spec for 1-2 scripted events (order None, 'then' or 'while'), or None if none is true."""
+    clauses = [_clause(e, tracks, frames, rng) for e in events]
+    templates = {"then": SEQUENTIAL, "while": CONCURRENT, None: ["{a}"]}[order]
+    spec = {"clauses": clauses, "order": order, "template": templates[int(rng.integers(len(templates)))],
+            "elide_repeats": bool(rng.random() < 0.5)}
+    if is_true(spec, window, tracks):
+        return spec
+    for clause in spec["clauses"]:  # a modifier read off one frame may not survive rounding; try without
+        clause["modifier"] = None
+    return spec if is_true(spec, window, tracks) else None
+
+
+def events_of(spec: dict, events: list[dict], tracks: list[dict], fps: int) -> list[dict]:
+    """The ground-truth record of a segment's events: track ids, vocabulary predicates, times."""
+    out = []
+    for clause, event in zip(spec["clauses"], events):
+        modifier = clause["modifier"]
+        out.append({
+            "type": event["type"], "subject": event["subject"], "predicate": event["predicate"],
+            "object": event["object"], "speed": event["speed"],
+            "start": round(event["start_frame"] / fps, 4), "end": round(event["end_frame"] / fps, 4),
+            "modifier": None if modifier is None else {"predicate": modifier["predicate"],
+                                                       "object": _resolve(modifier["object"], tracks)},
+        })
+    return out
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _noun_phrase(ref: dict, mentioned: set, elide: bool, indefinite: bool = False) -> str:
+    key = ref["shape"]
+    first = key not in mentioned
+    mentioned.add(key)
+    article = "a" if indefinite and first else "the"
+    if first or not elide:
+        return f"{article} {ref['color']} {ref['shape']}"
+    return f"{article} {ref['shape']}"
+
+
+def _clause_text(clause: dict, mentioned: set, elide: bool) -> str:
+    kind, predicate, variant = clause["kind"], clause["predicate"], clause["variant"]
+    subject = _noun_phrase(clause["subject"], mentioned, elide, clause["indefinite"])
+    modifier = clause["modifier"]
+    relation = ""
+    if modifier is not None:
+        phrases = RELATION_PHRASES[modifier["predicate"]]
+        relation = f"{phrases[modifier['variant'] % len(phrases)]} {_noun_phrase(modifier['object'], mentioned, elide)}"
+    obj = "" if clause["object"] is None else _noun_phrase(clause["object"], mentioned, elide)
+    if kind == "pass":
+        key = "passes"
+    elif predicate.startswith("moves") and predicate != "moves away from":
+        key = "moves"
+    else:
+        key = predicate
+    phrases = VERB_PHRASES[key]
+    verb = phrases[variant % len(phrases)].format(d=predicate.split()[-1], o=obj)
+    adverb = ADVERBS.get(clause["adverb"])
+    if adverb and clause["adverb_first"]:
+        verb = f"{adverb} {verb}"
+    elif adverb:
+        verb = f"{verb} {adverb}"
+    if kind in ("appear", "disappear") and relation:
+        return f"{subject} {verb} {relation}"
+    return f"{subject} {relation} {verb}" if relation else f"{subject} {verb}"
+
+
+def render(spec: dict) -> str:
+    template, clauses = spec["template"], spec["clauses"]
+    names = ["a", "b"][: len(clauses)]
+    textual_order = sorted(names, key=lambda n: template.index("{" + n + "}"))
+    mentioned: set = set()
+    parts = {n: _clause_text(clauses[names.index(n)], mentioned, spec["elide_repeats"]) for n in textual_order}
+    text = template.format(**parts)
+    return text[0].upper() + text[1:] + "."
+
+
+# ---------------------------------------------------------------- truth against the ground truth
+
+
+def _resolve(ref: dict | None, tracks: list[dict]) -> int | None:
+    for track in tracks:
+        if track["shape"] == ref["shape"] and (ref["color"] is None or track["color"] == ref["color"]):
+            return track["track_id"]
+    return None
+
+
+def _speed_ok(frame: dict, track_id: int, speed: str) -> bool:
+    for obj in frame["objects"]:
+        if obj["track_id"] == track_id:
+            magnitude = float(np.hypot(*obj["velocity"]))
+            return magnitude >= QUICK_MIN_SPEED if speed == "quick" else magnitude < QUICK_MIN_SPEED
+    return False
+
+
+def clause_frames(clause: dict, window: list[dict], tracks: list[dict]) -> list[int]:
+    """Indices of the window's frames where the clause holds (empty if a named object does not exist)."""
+    subject = _resolve(clause["subject"], tracks)
+    obj = None if clause["object"] is None else _resolve(clause["object"], tracks)
+    modifier = clause["modifier"]
+    mod_obj = None if modifier is None else _resolve(modifier["object"], tracks)
+    if subject is None or (clause["object"] is not None and obj is None) or (modifier and mod_obj is None):
+        return []
+    hits = []
+    for frame in window:
+        triples = {(r["subject"], r["predicate"], r["object"]) for r in frame["relations"]}
+        unary = clause["kind"] in ("move", "pass", "appear", "disappear")
+        if (subject, clause["predicate"], None if unary else obj) not in triples:
+            continue
+        if modifier and (subject, modifier["predicate"], mod_obj) not in triples:
+            continue
+        if clause["adverb"] and not _speed_ok(frame, subject, clause["adverb"]):
+            continue
+        hits.append(frame["index"])
+    if clause["kind"] == "pass" and hits:
+        # Passing means being on one side of the object and later on the other, while moving that way.
+        before, after = ("left of", "right of") if clause["predicate"] == "moves right" else ("right of", "left of")
+        sides = [(f["index"], r["predicate"]) for f in window for r in f["relations"]
+                 if r["subject"] == subject and r["object"] == obj and r["predicate"] in (before, after)]
+        first_before = min((i for i, p in sides if p == before), default=None)
+        last_after = max((i for i, p in sides if p == after), default=None)
+        if first_before is None or last_after is None or first_before >= last_after:
+            return []
+    return hits
+
+
+def is_true(spec: dict, window: list[dict], tracks: list[dict]) -> bool:
+    """'a then b': a holds in some frame before one where b holds; 'a while b': both hold in one frame."""
+    hits = [clause_frames(c, window, tracks) for c in spec["clauses"]]
+    if not all(hits):
+        return False
+    if spec["order"] == "then":
+        return min(hits[0]) < max(hits[1])
+    if spec["order"] == "while":
+        return bool(set(hits[0]) & set(hits[1]))
+    return True
+
+
+# ---------------------------------------------------------------- hard negatives
+
+
+def _relation_flips(spec: dict) -> list[dict]:
+    flipped = []
+    for i, clause in enumerate(spec["clauses"]):
+        if clause["predicate"] in FLIPS:
+            variant = copy.deepcopy(spec)
+            changed = variant["clauses"][i]
+            changed["predicate"] = FLIPS[clause["predicate"]]
+            if clause["kind"] in ("appear", "disappear"):
+                changed["kind"] = "appear" if changed["predicate"] == "appears" else "disappear"
+                changed["indefinite"] = False
+            elif clause["kind"] in ("approach", "move_away"):
+                changed["kind"] = "approach" if changed["predicate"] == "approaches" else "move_away"
+            flipped.append(variant)
+        if clause["modifier"] is not None:
+            variant = copy.deepcopy(spec)
+            modifier = variant["clauses"][i]["modifier"]
+            modifier["predicate"] = FLIPS[modifier["predicate"]]
+            flipped.append(variant)
+    return flipped
+
+
+def _mentioned_refs(spec: dict) -> list[dict]:
+    refs = []
+    for clause in spec["clauses"]:
+        refs += [clause["subject"], clause["object"], clause["modifier"] and clause["modifier"]["object"]]
+    return [r for r in refs if r is not None]
+
+
+def _attribute_swap(spec: dict, tracks: list[dict], rng: np.random.Generator) -> dict | None:
+    colors = list(dict.fromkeys(r["color"] for r in _mentioned_refs(spec)))
+    if len(colors) >= 2:
+        a, b = (str(c) for c in rng.choice(colors, size=2, replace=False))
+        swap = {a: b, b: a}
+    else:
+        others = [t["color"] for t in tracks if t["color"] != colors[0]]
+        if not others:
+            return None
+        swap = {colors[0]: others[int(rng.integers(len(others)))]}
+    variant = copy.deepcopy(spec)
+    for ref in _mentioned_refs(variant):
+        ref["color"] = swap.get(ref["color"], ref["color"])
+    return variant
+
+
+def negatives(spec: dict, window: list[dict], tracks: list[dict], rng: np.random.Generator) -> list[dict]:
+    """Hard negatives of a true caption spec, each a different string and false for the segment's frames."""
+    candidates = [("relation", v) for v in _relation_flips(spec)]
+    swapped = _attribute_swap(spec, tracks, rng)
+    if swapped is not None:
+        candidates.append(("attribute", swapped))
+    if spec["order"] == "then":
+        reordered = copy.deepcopy(spec)
+        reordered["clauses"].reverse()
+        candidates.append(("order", reordered))
+    caption = render(spec)
+    out, seen = [], {caption}
+    for kind, variant in candidates:
+        text = render(variant)
+        if text not in seen and not is_true(variant, window, tracks):
+            seen.add(text)
+            out.append({"caption": text, "kind": kind})
+    return out

@@ -1,0 +1,599 @@
+"""The demo dataset: short rendered videos of coloured shapes with ground truth and ActivityNet-style captions.
+
+Usage: python -m pipeline.demo.generate --out data/demo [--num-videos 40 --val-fraction 0.25 --seed 0]
+
+Each video is simulated first (a script of events: moves, approaches, passes, appearances, disappearances), then
+rendered frame by frame. Boxes come from the rendered pixels and relations from the true scene state, following the
+project's relation vocabulary; captions describe the scripted events and are checked against that ground truth.
+Every video draws from its own generator seeded with (seed, video index), so the same seed gives the same files.
+"""
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pipeline.demo import captions
+from pipeline.demo.detection_data import export_yolo_dataset
+from schemas.common import make_sample_id
+
+VERSION = "1"
+SHAPES = ("circle", "square", "triangle", "star")
+COLORS = {  # RGB
+    "red": (220, 40, 40),
+    "green": (30, 160, 60),
+    "blue": (40, 80, 220),
+    "yellow": (230, 190, 20),
+    "purple": (140, 50, 180),
+}
+BACKGROUND = (235, 235, 235)
+SPEEDS = {"slow": (0.07, 0.10), "quick": (0.18, 0.26)}  # normalised units per second
+FOURCC = "mp4v"  # what OpenCV's wheel writes and decord reads back
+
+# Relation vocabulary thresholds (shared with pipeline/relations.py through the project brief).
+OFFSET = 0.1
+NEAR_DISTANCE = 0.25
+INSIDE_COVER = 0.9
+DEPTH_MARGIN = 0.02
+MOTION_THRESHOLD = 0.05
+
+DIRECTIONS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0)}
+MIN_EVENT_FRAMES = 8
+EDGE_MARGIN_PX = 3
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    num_videos: int = 40
+    val_fraction: float = 0.25
+    seed: int = 0
+    width: int = 320
+    height: int = 240
+    fps: int = 10
+    min_seconds: float = 8.0
+    max_seconds: float = 12.0
+    min_objects: int = 2
+    max_objects: int = 4
+    min_radius_px: int = 10
+    max_radius_px: int = 30
+    detection_every: int = 10  # every n-th frame of each video goes into detection/
+
+
+def video_id_of(index: int) -> str:
+    return f"v_demo_{index:04d}"
+
+
+# ---------------------------------------------------------------- shapes and rendering
+
+
+def _shape_mask(shape: str, cx: float, cy: float, r: float, width: int, height: int) -> np.ndarray:
+    """A full-frame uint8 mask (255 inside) of `shape` centred at pixel (cx, cy) with outer radius r."""
+    mask = np.zeros((height, width), np.uint8)
+    if shape == "circle":
+        cv2.circle(mask, (round(cx), round(cy)), round(r), 255, -1, cv2.LINE_8)
+        return mask
+    if shape == "square":
+        angles, radii = np.deg2rad([45, 135, 225, 315]), [r * 1.2] * 4
+    elif shape == "triangle":
+        angles, radii = np.deg2rad([-90, 30, 150]), [r * 1.15] * 3
+    elif shape == "star":
+        angles = np.deg2rad(-90 + 36 * np.arange(10))
+        radii = [r * 1.1, r * 0.47] * 5
+    else:
+        raise ValueError(f"unknown shape '{shape}', expected one of {SHAPES}")
+    points = np.stack([cx + np.cos(angles) * radii, cy + np.sin(angles) * radii], axis=1)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 255, cv2.LINE_8)
+    return mask
+
+
+def _box_of(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    x, y, w, h = cv2.boundingRect(mask)
+    return None if w == 0 else (x, y, x + w, y + h)
+
+
+def _centre_offset(shape: str, r: float) -> tuple[float, float]:
+    """Pixel offset from a shape's drawing centre to its box centre (triangles and stars are not symmetric)."""
+    size = int(4 * r) + 8
+    x1, y1, x2, y2 = _box_of(_shape_mask(shape, size / 2, size / 2, r, size, size))
+    return (x1 + x2) / 2 - size / 2, (y1 + y2) / 2 - size / 2
+
+
+def render_video(tracks: list[dict], positions: np.ndarray, visible: np.ndarray, width: int, height: int):
+    """Draw every frame; return (RGB frames, per-frame {track_id: (pixel box, visible fraction)}).
+
+    `positions` are box centres in normalised units, shape (frames, tracks, 2). Shapes are drawn in order of their
+    bottom edge, so the one lower on screen is in front (a 2.5-D ground plane).
+    """
+    frames, layouts = [], []
+    offsets = [_centre_offset(t["shape"], t["radius_px"]) for t in tracks]
+    for f in range(len(positions)):
+        drawn = []
+        for k, track in enumerate(tracks):
+            if not visible[f, k]:
+                continue
+            cx = positions[f, k, 0] * width - offsets[k][0]
+            cy = positions[f, k, 1] * height - offsets[k][1]
+            mask = _shape_mask(track["shape"], cx, cy, track["radius_px"], width, height)
+            box = _box_of(mask)
+            if box is not None:
+                drawn.append((box[3], k, mask, box))
+        image = np.empty((height, width, 3), np.uint8)
+        image[:] = BACKGROUND
+        owner = np.full((height, width), -1, np.int16)
+        for _, k, mask, _ in sorted(drawn, key=lambda d: (d[0], d[1])):
+            inside = mask > 0
+            image[inside] = COLORS[tracks[k]["color"]]
+            owner[inside] = k
+        layout = {}
+        for _, k, mask, box in drawn:
+            area = int(np.count_nonzero(mask))
+            layout[k] = (box, int(np.count_nonzero(owner == k)) / area)
+        frames.append(image)
+        layouts.append(layout)
+    return frames, layouts
+
+
+# ---------------------------------------------------------------- relations (the vocabulary's definitions)
+
+
+def pair_relations(box_a, box_b, velocity_a, velocity_b, threshold: float = MOTION_THRESHOLD) -> list[str]:
+    """Predicates that hold for subject A and object B (normalised boxes [x1, y1, x2, y2], velocities per second)."""
+    ax1, ay1, ax2, ay2 = box_a
+    bx1, by1, bx2, by2 = box_b
+    cax, cay, cbx, cby = (ax1 + ax2) / 2, (ay1 + ay2) / 2, (bx1 + bx2) / 2, (by1 + by2) / 2
+    inter = max(0.0, min(ax2, bx2) - max(ax1, bx1)) * max(0.0, min(ay2, by2) - max(ay1, by1))
+    area_a, area_b = (ax2 - ax1) * (ay2 - ay1), (bx2 - bx1) * (by2 - by1)
+    a_inside = inter >= INSIDE_COVER * area_a and area_a < area_b
+    b_inside = inter >= INSIDE_COVER * area_b and area_b < area_a
+    dx, dy = cbx - cax, cby - cay
+    distance = math.hypot(dx, dy)
+    found = []
+    if dx > OFFSET:
+        found.append("left of")
+    if -dx > OFFSET:
+        found.append("right of")
+    if dy > OFFSET:
+        found.append("above")
+    if -dy > OFFSET:
+        found.append("below")
+    if distance < NEAR_DISTANCE and not a_inside and not b_inside:
+        found.append("near")
+    if inter > 0 and not a_inside and not b_inside:
+        found.append("touching")
+    if a_inside:
+        found.append("inside")
+    if inter > 0 and ay2 - by2 > DEPTH_MARGIN:
+        found.append("in front of")
+    if inter > 0 and by2 - ay2 > DEPTH_MARGIN:
+        found.append("behind")
+    vax, vay = velocity_a
+    if math.hypot(vax, vay) > threshold and distance > 0:
+        towards = vax * dx + vay * dy
+        distance_rate = ((velocity_b[0] - vax) * dx + (velocity_b[1] - vay) * dy) / distance
+        if towards > 0 and distance_rate < -threshold:
+            found.append("approaches")
+        if towards < 0 and distance_rate > threshold:
+            found.append("moves away from")
+    return found
+
+
+def unary_motion(velocity, threshold: float = MOTION_THRESHOLD) -> list[str]:
+    vx, vy = velocity
+    found = []
+    if vx < -threshold:
+        found.append("moves left")
+    if vx > threshold:
+        found.append("moves right")
+    if vy < -threshold:
+        found.append("moves up")
+    if vy > threshold:
+        found.append("moves down")
+    return found
+
+
+def frame_relations(objects: list[dict], appearing: set, disappearing: set) -> list[dict]:
+    """All relation triples of one frame; `objects` as in the ground truth (track_id, box, velocity)."""
+    relations = []
+    for a in objects:
+        sid = a["track_id"]
+        for predicate in unary_motion(a["velocity"]):
+            relations.append({"subject": sid, "predicate": predicate, "object": None})
+        if sid in appearing:
+            relations.append({"subject": sid, "predicate": "appears", "object": None})
+        if sid in disappearing:
+            relations.append({"subject": sid, "predicate": "disappears", "object": None})
+        for b in objects:
+            if b["track_id"] == sid:
+                continue
+            for predicate in pair_relations(a["box"], b["box"], a["velocity"], b["velocity"]):
+                relations.append({"subject": sid, "predicate": predicate, "object": b["track_id"]})
+    return relations
+
+
+# ---------------------------------------------------------------- scene simulation
+
+
+class _Scene:
+    """Positions (box centres, normalised), velocities and visibility of every track, filled frame by frame."""
+
+    def __init__(self, tracks: list[dict], num_frames: int, cfg: DemoConfig):
+        n = len(tracks)
+        self.tracks, self.num_frames, self.fps = tracks, num_frames, cfg.fps
+        self.pos = np.zeros((num_frames, n, 2))
+        self.vel = np.zeros((num_frames, n, 2))
+        self.visible = np.zeros((num_frames, n), bool)
+        self.shown_once = np.zeros(n, bool)
+        self.cur = 0
+        self.half = [((t["radius_px"] * 1.2 + EDGE_MARGIN_PX) / cfg.width,
+                      (t["radius_px"] * 1.2 + EDGE_MARGIN_PX) / cfg.height) for t in tracks]
+
+    def bounds(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        hx, hy = self.half[k]
+        return np.array([hx, hy]), np.array([1 - hx, 1 - hy])
+
+    def room(self, k: int, direction: np.ndarray) -> float:
+        """How far track k can travel along unit vector `direction` and stay inside the frame."""
+        low, high = self.bounds(k)
+        p = self.pos[self.cur, k]
+        limit = math.inf
+        for axis in (0, 1):
+            if direction[axis] > 1e-9:
+                limit = min(limit, (high[axis] - p[axis]) / direction[axis])
+            elif direction[axis] < -1e-9:
+                limit = min(limit, (low[axis] - p[axis]) / direction[axis])
+        return max(limit, 0.0)
+
+    def frames_left(self) -> int:
+        return self.num_frames - 2 - self.cur
+
+    def run(self, frames: int, velocities: dict | None = None) -> None:
+        """Advance `frames` frames; tracks in `velocities` move with that velocity, the others stand still."""
+        for i in range(self.cur, self.cur + frames):
+            for k, v in (velocities or {}).items():
+                self.vel[i, k] = v
+            self.pos[i + 1] = self.pos[i] + self.vel[i] / self.fps
+            self.visible[i + 1] = self.visible[i]
+        self.cur += frames
+
+    def visible_now(self) -> list[int]:
+        return [k for k in range(len(self.tracks)) if self.visible[self.cur, k]]
+
+
+def _draw_speed(rng: np.random.Generator) -> tuple[str, float]:
+    name = str(rng.choice(list(SPEEDS)))
+    return name, float(rng.uniform(*SPEEDS[name]))
+
+
+def _event(kind, subject, predicate, start_frame, end_frame, obj=None, speed=None, direction=None) -> dict:
+    return {"type": kind, "subject": subject, "object": obj, "predicate": predicate, "speed": speed,
+            "direction": direction, "start_frame": start_frame, "end_frame": end_frame}
+
+
+def _plan_move(scene: _Scene, rng, k: int):
+    speed_name, speed = _draw_speed(rng)
+    names = [d for d in DIRECTIONS if scene.room(k, np.array(DIRECTIONS[d])) >= speed * 1.0]
+    if not names:
+        return None
+    name = str(rng.choice(names))
+    u = np.array(DIRECTIONS[name])
+    travel = min(speed * rng.uniform(1.5, 3.0), scene.room(k, u) - 0.005)
+    frames = min(int(travel / speed * scene.fps), scene.frames_left())
+    if frames < MIN_EVENT_FRAMES:
+        return None
+    return frames, {k: u * speed}, _event("move", k, f"moves {name}", scene.cur, scene.cur + frames - 1,
+                                           speed=speed_name, direction=name)
+
+
+def _plan_approach(scene: _Scene, rng, k: int, j: int):
+    speed_name, speed = _draw_speed(rng)
+    delta = scene.pos[scene.cur, j] - scene.pos[scene.cur, k]
+    distance = float(np.hypot(*delta))
+    travel = min(distance - rng.uniform(0.13, 0.2), speed * 4.0)
+    frames = min(int(travel / speed * scene.fps), scene.frames_left())
+    if frames < MIN_EVENT_FRAMES or travel < 0.08:
+        return None
+    u = delta / distance
+    low, high = scene.bounds(k)
+    end = scene.pos[scene.cur, k] + u * speed * frames / scene.fps
+    if np.any(end < low) or np.any(end > high):
+        return None
+    return frames, {k: u * speed}, _event("approach", k, "approaches", scene.cur, scene.cur + frames - 1, obj=j,
+                                           speed=speed_name)
+
+
+def _plan_move_away(scene: _Scene, rng, k: int, j: int):
+    speed_name, speed = _draw_speed(rng)
+    delta = scene.pos[scene.cur, k] - scene.pos[scene.cur, j]
+    distance = float(np.hypot(*delta))
+    if distance < 0.05 or distance > 0.6:
+        return None
+    u = delta / distance
+    travel = min(speed * rng.uniform(1.5, 3.0), scene.room(k, u) - 0.005)
+    frames = min(int(travel / speed * scene.fps), scene.frames_left())
+    if frames < MIN_EVENT_FRAMES or travel < 0.08:
+        return None
+    return frames, {k: u * speed}, _event("move_away", k, "moves away from", scene.cur, scene.cur + frames - 1,
+                                           obj=j, speed=speed_name)
+
+
+def _plan_pass(scene: _Scene, rng, k: int, j: int):
+    dx = scene.pos[scene.cur, j, 0] - scene.pos[scene.cur, k, 0]
+    if abs(dx) < 0.13:
+        return None
+    name = "right" if dx > 0 else "left"
+    sign = 1.0 if dx > 0 else -1.0
+    target = scene.pos[scene.cur, j, 0] + sign * rng.uniform(0.14, 0.2)
+    low, high = scene.bounds(k)
+    if not low[0] <= target <= high[0]:
+        return None
+    travel = abs(target - scene.pos[scene.cur, k, 0])
+    speed_name, speed = _draw_speed(rng)
+    if travel / speed > 5.0:
+        speed_name, speed = "quick", float(rng.uniform(*SPEEDS["quick"]))
+    frames = math.ceil(travel / speed * scene.fps)
+    if travel / speed > 5.0 or frames > scene.frames_left():
+        return None
+    return frames, {k: np.array([sign * speed, 0.0])}, _event(
+        "pass", k, f"moves {name}", scene.cur, scene.cur + frames - 1, obj=j, speed=speed_name, direction=name)
+
+
+def _free_position(scene: _Scene, rng, k: int, others: list[int]):
+    low, high = scene.bounds(k)
+    for _ in range(40):
+        p = rng.uniform(low, high)
+        if all(np.hypot(*(p - scene.pos[scene.cur, j])) > 0.28 for j in others):
+            return p
+    return None
+
+
+def _simulate(tracks: list[dict], num_frames: int, cfg: DemoConfig, rng: np.random.Generator):
+    """Script and run the scene; return it and its event units (one event, or two concurrent ones)."""
+    scene = _Scene(tracks, num_frames, cfg)
+    n = len(tracks)
+    hidden = [k for k in range(2, n) if rng.random() < 0.5]
+    for k in range(n):
+        if k in hidden:
+            continue
+        p = _free_position(scene, rng, k, [j for j in range(k) if scene.visible[0, j]])
+        if p is None:
+            return None
+        scene.pos[0, k], scene.visible[0, k], scene.shown_once[k] = p, True, True
+    scene.run(int(rng.integers(3, 10)))
+    weights = {"move": 3.0, "approach": 2.5, "move_away": 1.5, "pass": 1.5, "appear": 2.5, "disappear": 1.0,
+               "together": 1.0}
+    units = []
+    while scene.frames_left() > 12:
+        unit = None
+        for _ in range(12):
+            kind = str(rng.choice(list(weights), p=np.array(list(weights.values())) / sum(weights.values())))
+            unit = _try_unit(scene, rng, kind)
+            if unit is not None:
+                break
+        if unit is not None:
+            units.append(unit)
+        scene.run(min(int(rng.integers(3, 9)), scene.frames_left() + 1))
+    scene.run(num_frames - 1 - scene.cur)
+    return scene, units
+
+
+def _try_unit(scene: _Scene, rng, kind: str):
+    """Plan and run one event unit of `kind` from the current frame, or return None when it does not fit."""
+    on = scene.visible_now()
+    if kind == "appear":
+        waiting = [k for k in range(len(scene.tracks)) if not scene.shown_once[k]]
+        if not waiting:
+            return None
+        k = int(rng.choice(waiting))
+        p = _free_position(scene, rng, k, on)
+        if p is None:
+            return None
+        scene.pos[scene.cur, k], scene.visible[scene.cur, k], scene.shown_once[k] = p, True, True
+        return [_event("appear", k, "appears", scene.cur, scene.cur)]
+    if kind == "disappear":
+        long_on = [k for k in on if scene.cur >= 10 and scene.visible[scene.cur - 10, k]]
+        if len(on) < 2 or not long_on:
+            return None
+        k = int(rng.choice(long_on))
+        scene.visible[scene.cur, k] = False
+        return [_event("disappear", k, "disappears", scene.cur - 1, scene.cur - 1)]
+    if not on:
+        return None
+    if kind == "together":
+        if len(on) < 2:
+            return None
+        k1, k2 = (int(x) for x in rng.choice(on, size=2, replace=False))
+        first, second = _plan_move(scene, rng, k1), _plan_move(scene, rng, k2)
+        if first is None or second is None:
+            return None
+        frames = min(first[0], second[0])
+        for _, _, event in (first, second):
+            event["end_frame"] = scene.cur + frames - 1
+        scene.run(frames, {**first[1], **second[1]})
+        return [first[2], second[2]]
+    k = int(rng.choice(on))
+    if kind == "move":
+        plan = _plan_move(scene, rng, k)
+    else:
+        others = [j for j in on if j != k]
+        if not others:
+            return None
+        j = int(rng.choice(others))
+        planner = {"approach": _plan_approach, "move_away": _plan_move_away, "pass": _plan_pass}[kind]
+        plan = planner(scene, rng, k, j)
+    if plan is None:
+        return None
+    frames, velocities, event = plan
+    scene.run(frames, velocities)
+    return [event]
+
+
+# ---------------------------------------------------------------- one video
+
+
+def _make_tracks(rng: np.random.Generator, cfg: DemoConfig) -> list[dict]:
+    n = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))
+    shapes = rng.choice(len(SHAPES), size=n, replace=False)
+    colors = rng.choice(len(COLORS), size=n, replace=False)
+    return [
+        {"track_id": k, "shape": SHAPES[s], "color": list(COLORS)[c], "class_id": int(s), "class_name": SHAPES[s],
+         "radius_px": int(rng.integers(cfg.min_radius_px, cfg.max_radius_px + 1))}
+        for k, (s, c) in enumerate(zip(shapes, colors))
+    ]
+
+
+def _ground_truth_frames(scene: _Scene, layouts: list[dict], cfg: DemoConfig) -> list[dict]:
+    frames = []
+    last = scene.num_frames - 1
+    for f, layout in enumerate(layouts):
+        objects = []
+        for k in sorted(layout):
+            (x1, y1, x2, y2), fraction = layout[k]
+            box = [round(x1 / cfg.width, 5), round(y1 / cfg.height, 5), round(x2 / cfg.width, 5),
+                   round(y2 / cfg.height, 5)]
+            velocity = [round(float(v), 5) for v in scene.vel[f, k]]
+            objects.append({"track_id": k, "box": box, "velocity": velocity,
+                            "visible_fraction": round(fraction, 4)})
+        present = set(layout)
+        appearing = {k for k in present if f > 0 and k not in layouts[f - 1]}
+        disappearing = {k for k in present if f < last and k not in layouts[f + 1]}
+        frames.append({"index": f, "time": round(f / cfg.fps, 4), "objects": objects,
+                       "relations": frame_relations(objects, appearing, disappearing)})
+    return frames
+
+
+def _segments(units: list[list[dict]], frames: list[dict], tracks: list[dict], duration: float, fps: int, rng):
+    """Group event units into 2-3 captioned segments (one or two sequential events, or a concurrent pair)."""
+    groups, i = [], 0
+    while i < len(units) and len(groups) < 3:
+        if len(units[i]) == 1 and i + 1 < len(units) and len(units[i + 1]) == 1 and rng.random() < 0.6:
+            groups.append(("then", units[i] + units[i + 1]))
+            i += 2
+        else:
+            groups.append(("while" if len(units[i]) == 2 else None, units[i]))
+            i += 1
+    segments = []
+    for order, events in groups:
+        start = max(0.0, events[0]["start_frame"] / fps - rng.uniform(0.2, 0.8))
+        end = min(duration, (max(e["end_frame"] for e in events) + 1) / fps + rng.uniform(0.2, 0.8))
+        start, end = round(start, 2), round(end, 2)
+        window = [fr for fr in frames if start <= fr["time"] <= end]
+        spec = captions.describe(events, order, tracks, frames, window, rng)
+        if spec is None:
+            continue
+        segments.append({"start": start, "end": end, "caption": captions.render(spec), "order": order,
+                         "events": captions.events_of(spec, events, tracks, fps), "spec": spec, "window": window})
+    return segments
+
+
+def make_video(index: int, cfg: DemoConfig):
+    """Simulate, render and caption video `index`; return (ground truth dict, RGB frames, caption specs)."""
+    rng = np.random.default_rng([cfg.seed, index])
+    while True:  # redraw until the script yields at least two captionable segments
+        num_frames = int(rng.integers(round(cfg.min_seconds * cfg.fps), round(cfg.max_seconds * cfg.fps) + 1))
+        tracks = _make_tracks(rng, cfg)
+        simulated = _simulate(tracks, num_frames, cfg, rng)
+        if simulated is None:
+            continue
+        scene, units = simulated
+        images, layouts = render_video(tracks, scene.pos, scene.visible, cfg.width, cfg.height)
+        frames = _ground_truth_frames(scene, layouts, cfg)
+        duration = round(num_frames / cfg.fps, 4)
+        segments = _segments(units, frames, tracks, duration, cfg.fps, rng)
+        if len(segments) >= 2:
+            break
+    video_id = video_id_of(index)
+    truth = {
+        "video_id": video_id, "fps": cfg.fps, "width": cfg.width, "height": cfg.height, "num_frames": num_frames,
+        "duration": duration,
+        "tracks": [{key: t[key] for key in ("track_id", "shape", "color", "class_id", "class_name")} for t in tracks],
+        "frames": frames,
+        "segments": [{key: s[key] for key in ("start", "end", "caption", "order", "events")} for s in segments],
+    }
+    negatives = [captions.negatives(s["spec"], s["window"], tracks, rng) for s in segments]
+    return truth, images, negatives
+
+
+def write_video(path: Path, images: list[np.ndarray], fps: int) -> None:
+    height, width = images[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot open a '{FOURCC}' writer for {path}; reinstall opencv-python.")
+    for image in images:
+        writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    writer.release()
+
+
+def _write_json(path: Path, value, indent: int | None = 2) -> None:
+    path.write_text(json.dumps(value, indent=indent, separators=None if indent else (",", ":")) + "\n")
+
+
+def generate(out: str | Path, cfg: DemoConfig = DemoConfig(), detection: bool = True, verbose: bool = True) -> Path:
+    """Write the whole demo dataset into `out` (see the module docstring); return its path."""
+    if cfg.num_videos < 2:
+        raise ValueError(f"num_videos is {cfg.num_videos}; the demo needs >= 2 videos (one train, one val).")
+    if not 0 < cfg.val_fraction < 1:
+        raise ValueError(f"val_fraction is {cfg.val_fraction}; expected a fraction strictly between 0 and 1.")
+    out = Path(out)
+    (out / "videos").mkdir(parents=True, exist_ok=True)
+    (out / "ground_truth").mkdir(exist_ok=True)
+    num_val = min(max(1, round(cfg.num_videos * cfg.val_fraction)), cfg.num_videos - 1)
+    num_train = cfg.num_videos - num_val
+    annotations = {"train": {}, "val": {}}
+    compositional = []
+    started = time.time()
+    for index in range(cfg.num_videos):
+        split = "train" if index < num_train else "val"
+        truth, images, negatives = make_video(index, cfg)
+        video_id = truth["video_id"]
+        write_video(out / "videos" / f"{video_id}.mp4", images, cfg.fps)
+        _write_json(out / "ground_truth" / f"{video_id}.json", truth, indent=None)
+        annotations[split][video_id] = {
+            "duration": truth["duration"],
+            "timestamps": [[s["start"], s["end"]] for s in truth["segments"]],
+            "sentences": [s["caption"] for s in truth["segments"]],
+        }
+        if split == "val":
+            for i, (segment, negs) in enumerate(zip(truth["segments"], negatives)):
+                compositional.append({"sample_id": make_sample_id(video_id, i), "video_id": video_id,
+                                      "segment_index": i, "caption": segment["caption"], "negatives": negs})
+        if verbose and ((index + 1) % 10 == 0 or index + 1 == cfg.num_videos):
+            print(f"[demo] {index + 1}/{cfg.num_videos} videos ({time.time() - started:.1f}s)", flush=True)
+    _write_json(out / "train.json", annotations["train"])
+    _write_json(out / "val_1.json", annotations["val"])
+    _write_json(out / "test_compositional.json", compositional)
+    _write_json(out / "demo.json", {"version": VERSION, **asdict(cfg), "num_train": num_train, "num_val": num_val,
+                                    "classes": list(SHAPES), "colors": COLORS, "background": BACKGROUND,
+                                    "fourcc": FOURCC})
+    if detection:
+        counts = export_yolo_dataset(out, out / "detection", every=cfg.detection_every, class_names=SHAPES)
+        if verbose:
+            print(f"[demo] detection/: {counts['train']} train and {counts['val']} val images", flush=True)
+    if verbose:
+        print(f"[demo] wrote {out} in {time.time() - started:.1f}s", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = DemoConfig()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="output folder (created)")
+    parser.add_argument("--num-videos", type=int, default=defaults.num_videos)
+    parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--detection-every", type=int, default=defaults.detection_every,
+                        help="put every n-th frame into the YOLO dataset detection/")
+    parser.add_argument("--no-detection", action="store_true", help="skip the YOLO dataset")
+    args = parser.parse_args(argv)
+    cfg = DemoConfig(num_videos=args.num_videos, val_fraction=args.val_fraction, seed=args.seed,
+                     detection_every=args.detection_every)
+    print(f"[demo] {cfg}", flush=True)
+    generate(args.out, cfg, detection=not args.no_detection)
+
+
+if __name__ == "__main__":
+    main()
