@@ -280,14 +280,16 @@ def run(config: BuildGraphsConfig) -> dict:
         threads = max(1, int(cpus // dsg_actors))
         ds = ray.data.from_items(todo, override_num_blocks=max(1, len(todo) // config.dsg_batch_size))
         ds = ds.map_batches(
-            TableStage, fn_constructor_args=(CaptionParser, "tsg"), fn_constructor_kwargs=tsg_kwargs,
-            batch_size=config.tsg_batch_size, batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=config.tsg_actors), num_cpus=0.25)
-        ds = ds.map_batches(
             TableStage, fn_constructor_args=(DSGBuilder, "dsg"),
             fn_constructor_kwargs=dsg_kwargs | {"torch_threads": threads},
             batch_size=config.dsg_batch_size, batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=dsg_actors), num_cpus=dsg_cpus, num_gpus=1 if on_gpu else 0)
+        # Captions are ~500x cheaper than clips: parse each DSG output block as it comes (batch_size=None), so
+        # rows stream to the writer instead of waiting for tsg_batch_size of them.
+        ds = ds.map_batches(
+            TableStage, fn_constructor_args=(CaptionParser, "tsg"), fn_constructor_kwargs=tsg_kwargs,
+            batch_size=None, batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=config.tsg_actors), num_cpus=0.25)
         for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             tables = split_tables(batch)
             writer.add(*tables)

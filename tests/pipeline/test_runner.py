@@ -1,0 +1,153 @@
+"""The Ray pipeline end to end on a dataset full of faults, and a run killed with SIGKILL then resumed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.runner import BuildGraphsConfig, error_cause, run, run_plain
+from schemas import manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_WEIGHTS = ROOT / "pipeline" / "demo" / "weights" / "shapes_yolov8n.pt"
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    if DEMO_WEIGHTS.is_file():
+        return DEMO_WEIGHTS
+    from ultralytics import YOLO
+
+    path = tmp_path_factory.mktemp("weights") / "random_yolov8n.pt"
+    YOLO("yolov8n.yaml").save(str(path))
+    return path
+
+
+def write_video(path: Path, seconds: float = 3.0, fps: int = 10) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (96, 64))
+    for i in range(int(seconds * fps)):
+        frame = np.full((64, 96, 3), 230, np.uint8)
+        cv2.rectangle(frame, (5 + 2 * i, 20), (25 + 2 * i, 40), (0, 0, 220), -1)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def fault_dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("faults")
+    good = write_video(root / "good.mp4")
+    write_video(root / "good2.mp4")
+    (root / "zero.mp4").write_bytes(b"")
+    (root / "truncated.mp4").write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    (root / "text.mp4").write_text("this is not a video\n" * 20)
+    (root.parent / "outside.mp4").write_bytes(good.read_bytes())
+    rows = {
+        "good-1": {"video": "good.mp4", "caption": "a red box moves right", "start": 0, "end": 2},
+        "good-2": {"video": "good2.mp4", "caption": "a red box slides to the right quickly"},
+        "zero-byte": {"video": "zero.mp4", "caption": "a red box"},
+        "truncated": {"video": "truncated.mp4", "caption": "a red box"},
+        "text-file": {"video": "text.mp4", "caption": "a red box"},
+        "missing": {"video": "absent.mp4", "caption": "a red box"},
+        "past-end": {"video": "good.mp4", "caption": "a red box", "start": 10, "end": 12},
+        "empty-caption": {"video": "good.mp4", "caption": "", "start": 0, "end": 1},
+        "huge-caption": {"video": "good.mp4", "caption": "a red box " * 10_000, "start": 0, "end": 1},
+        "escape": {"video": "../outside.mp4", "caption": "a red box"},
+    }
+    lines = [json.dumps({"id": sample_id} | row) for sample_id, row in rows.items()]
+    (root / "clips.jsonl").write_text("\n".join(lines) + "\n")
+    return root, list(rows)
+
+
+def read_rows(out: Path) -> tuple[dict, dict]:
+    tsg = pd.read_parquet(out / "tsg").set_index("sample_id")
+    dsg = pd.read_parquet(out / "dsg").set_index("sample_id")
+    return tsg, dsg
+
+
+@pytest.mark.slow
+def test_every_fault_becomes_an_error_row_and_good_samples_are_ok(fault_dataset, weights, tmp_path):
+    root, sample_ids = fault_dataset
+    config = BuildGraphsConfig(dataset="generic", data_root=str(root), out=str(tmp_path / "graphs"),
+                               annotations="clips.jsonl", weights=str(weights), imgsz=160, num_frames=4,
+                               rows_per_shard=4, dsg_batch_size=3)
+    summary = run(config)
+    tsg, dsg = read_rows(tmp_path / "graphs")
+    assert sorted(tsg.index) == sorted(sample_ids) and sorted(dsg.index) == sorted(sample_ids)
+    for sample_id in ("good-1", "good-2"):
+        assert tsg.loc[sample_id, "status"] == "ok" and dsg.loc[sample_id, "status"] == "ok", sample_id
+        assert len(dsg.loc[sample_id, "frame_times"]) == 4 and len(dsg.loc[sample_id, "keyframes"]) == 4
+    video_faults = {"zero-byte": "zero.mp4", "truncated": "truncated.mp4", "text-file": "text.mp4",
+                    "missing": "absent.mp4", "past-end": "good.mp4", "escape": "outside.mp4"}
+    for sample_id, name in video_faults.items():
+        assert dsg.loc[sample_id, "status"] == "error", sample_id
+        assert name in dsg.loc[sample_id, "error_message"], (sample_id, dsg.loc[sample_id, "error_message"])
+    for sample_id in ("empty-caption", "huge-caption"):
+        assert tsg.loc[sample_id, "status"] == "error" and tsg.loc[sample_id, "error_message"], sample_id
+        assert dsg.loc[sample_id, "status"] == "ok", sample_id
+    document = manifest.read(tmp_path / "graphs")
+    assert document["status_counts"]["dsg"] == {"ok": 4, "error": 6}
+    assert summary["ok"] == 2 and summary["error"] == 8 and summary["top_errors"]
+
+
+def test_error_causes_group_messages_that_differ_only_in_specifics():
+    first = error_cause("video 'v_abc' not found under /data/anet with any of ('.mp4',)")
+    second = error_cause("video 'v_xyz' not found under /mnt/other with any of ('.mp4',)")
+    assert first == second and "not found" in first
+    assert error_cause("segment [10.0, 12.0] past the end (3.0 s)") == "segment [N, N] past the end (N s)"
+
+
+def test_plain_run_matches_schema_and_resumes_without_duplicates(fault_dataset, weights, tmp_path):
+    root, sample_ids = fault_dataset
+    base = dict(dataset="generic", data_root=str(root), out=str(tmp_path / "graphs"), annotations="clips.jsonl",
+                weights=str(weights), imgsz=160, num_frames=2, rows_per_shard=3, dsg_batch_size=3)
+    first = run_plain(BuildGraphsConfig(**base, limit=4))
+    assert first["samples"] == 4
+    second = run_plain(BuildGraphsConfig(**base))
+    assert second["skipped_already_done"] == 4 and second["samples"] == len(sample_ids) - 4
+    tsg, dsg = read_rows(tmp_path / "graphs")
+    assert sorted(tsg.index) == sorted(sample_ids) and sorted(dsg.index) == sorted(sample_ids)
+    with pytest.raises(ValueError, match="other settings"):
+        run_plain(BuildGraphsConfig(**(base | {"num_frames": 3})))
+    third = run_plain(BuildGraphsConfig(**(base | {"num_frames": 3, "overwrite": True, "limit": 2})))
+    assert third["samples"] == 2 and len(read_rows(tmp_path / "graphs")[0]) == 2
+
+
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_resumes_to_exactly_one_row_per_sample(weights, tmp_path):
+    root = tmp_path / "data"
+    lines = []
+    for v in range(6):
+        write_video(root / f"clip{v}.mp4", seconds=4)
+        lines += [json.dumps({"video": f"clip{v}.mp4", "caption": f"a red box moves right {s}", "start": s,
+                              "end": s + 2}) for s in range(2)]
+    (root / "clips.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "graphs"
+    command = [sys.executable, str(ROOT / "jobs" / "build_graphs.py"), "--dataset", "generic", "--data-root",
+               str(root), "--annotations", "clips.jsonl", "--out", str(out), "--weights", str(weights),
+               "--imgsz", "160", "--num-frames", "4", "--rows-per-shard", "2", "--dsg-batch-size", "2"]
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(list((out / "dsg").glob("part-*.parquet"))) < 2:
+        time.sleep(0.2)
+    written_before_kill = len(list((out / "dsg").glob("part-*.parquet")))
+    os.killpg(process.pid, signal.SIGKILL)  # the driver and the Ray processes it started
+    process.wait()
+    assert 2 <= written_before_kill < 6, "the kill should land mid-way"
+    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=300)
+    tsg, dsg = read_rows(out)
+    assert len(tsg) == len(dsg) == 12
+    assert tsg.index.is_unique and dsg.index.is_unique
+    assert manifest.read(out)["status_counts"]["dsg"]["ok"] == 12
