@@ -149,7 +149,7 @@ def read_demo(data_root: str | Path, num_videos: int | None = None, seed: int = 
     data_root = Path(data_root)
     if not (data_root / "train.json").is_file():
         options = {} if num_videos is None else {"num_videos": num_videos}
-        generate.generate(data_root, seed=seed, **options)
+        generate.generate(data_root, generate.DemoConfig(seed=seed, **options))
     return read_activitynet(data_root, splits=("train", "val"))
 
 
@@ -160,7 +160,7 @@ def read_samples(dataset: str, data_root: str | Path, **options) -> list[dict]:
     """Sample rows of `dataset` under `data_root`; unique sample ids are checked here, once for every reader."""
     if dataset not in READERS:
         raise ValueError(f"Unknown dataset '{dataset}'; known datasets: {', '.join(sorted(READERS))}.")
-    if not Path(data_root).is_dir():
+    if dataset != "demo" and not Path(data_root).is_dir():  # the demo is generated on first use
         raise FileNotFoundError(f"DATA_ROOT {data_root} is not a folder; pass the dataset's folder as --data-root.")
     rows = READERS[dataset](data_root, **options)
     seen = set()
