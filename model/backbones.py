@@ -248,13 +248,20 @@ class SentenceAdapter(nn.Module):
         return TextOutput(out["token_embeddings"], features["attention_mask"].bool(), out["sentence_embedding"])
 
 
-BACKBONES = {"tiny": TinyVideoText, "clip": ClipAdapter, "sentence": SentenceAdapter}
+# name -> (argument after the colon, frame side) -> adapter
+BACKBONES = {
+    "tiny": lambda argument, image_size: TinyVideoText(image_size=image_size),
+    "clip": lambda argument, image_size: ClipAdapter(argument or "config"),
+    "sentence": lambda argument, image_size: SentenceAdapter(argument, image_size=image_size),
+}
 
 
-def build_backbone(spec: str) -> nn.Module:
-    """'tiny', 'clip:PATH', 'clip:config', 'sentence' or 'sentence:PATH' -> an adapter module."""
+def build_backbone(spec: str, image_size: int = 32) -> nn.Module:
+    """'tiny', 'clip:PATH', 'clip:config', 'sentence' or 'sentence:PATH' -> an adapter module.
+
+    `image_size` is the frame side of the from-scratch frame encoders; CLIP resizes to its own."""
     name, _, argument = spec.partition(":")
     if name not in BACKBONES:
         raise ValueError(f"Unknown backbone '{spec}'; expected one of {sorted(BACKBONES)} (optionally 'name:argument', "
                          "e.g. clip:/path/to/clip or clip:config).")
-    return BACKBONES[name](argument) if argument else BACKBONES[name]()
+    return BACKBONES[name](argument, image_size)

@@ -1,0 +1,29 @@
+"""Train Finsta on graph shards with Ray Train; submit it to a cluster with
+
+  ray job submit --address http://127.0.0.1:8265 --working-dir . -- python jobs/pretrain.py \
+      --graphs /abs/out/demo/graphs --run-dir /abs/out/demo/runs/pretrain [--backbone clip:/abs/clip] [--no-use-ptc]
+(`make pretrain` does it through jobs/submit.sh). Every field of model.trainer.TrainConfig is a flag; unknown flags
+are rejected. Paths must be absolute: the job runs in Ray's copy of the working directory. Rerunning with the same
+--run-dir and --name resumes from the latest checkpoint.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from jobs.cli import config_from_args, parser_for  # noqa: E402
+from model.trainer import TrainConfig, train  # noqa: E402
+
+
+def main(argv=None) -> int:
+    config = config_from_args(TrainConfig, parser_for(TrainConfig, __doc__).parse_args(argv))
+    result = train(config)
+    if result.error:
+        print(f"training failed: {result.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

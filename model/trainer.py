@@ -1,0 +1,221 @@
+"""Ray Train: the only file that touches it. TorchTrainer workers stream shards, train, checkpoint, resume, evaluate.
+
+Checkpoints (model, optimizer, step, epoch, config) are torch.save'd dicts of tensors and plain values in Ray Train
+checkpoints under run_dir/name; a rerun with the same run_dir and name resumes from the latest one, and they are
+read back with torch.load(weights_only=True).
+"""
+
+import json
+import tempfile
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from model.backbones import build_backbone
+from model.data import ShardStream, loader
+from model.evaluate import format_retrieval, retrieval
+from model.finsta import BackboneOnly, FinstaModel
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+STATE_FILE = "state.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    graphs: str
+    run_dir: str
+    name: str = "finsta"
+    backbone: str = "tiny"
+    finsta: bool = True
+    dim: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    temperature: float = 0.07
+    cross_edge_k: int = 1
+    use_coarse: bool = True
+    use_osc: bool = True
+    use_ptc: bool = True
+    use_distill: bool = True
+    use_stgd: bool = True
+    use_temporal_links: bool = True
+    use_cross_edges: bool = True
+    use_modifiers: bool = True
+    image_size: int = 64
+    num_frames: int = 8
+    batch_size: int = 16
+    epochs: int = 8
+    max_steps: int = 0
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    checkpoint_every: int = 20
+    num_workers: int = 1
+    cpus_per_worker: float = 1.0
+    use_gpu: bool = False
+    precision: str = "fp32"
+    loader_workers: int = 0
+    max_failures: int = 0
+    seed: int = 0
+    train_split: str = "train"
+    eval_split: str = "val"
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision '{self.precision}' is not one of {sorted(PRECISIONS)}.")
+        for key in ("graphs", "run_dir"):
+            if not Path(getattr(self, key)).is_absolute():
+                raise ValueError(f"{key} must be an absolute path (the job runs in Ray's copy of the working "
+                                 f"directory); got '{getattr(self, key)}'.")
+
+
+def build_model(config: TrainConfig) -> nn.Module:
+    backbone = build_backbone(config.backbone, image_size=config.image_size)
+    if not config.finsta:
+        return BackboneOnly(backbone, config.dim, config.temperature)
+    return FinstaModel(backbone, dim=config.dim, num_layers=config.num_layers, num_heads=config.num_heads,
+                       temperature=config.temperature, cross_edge_k=config.cross_edge_k, use_coarse=config.use_coarse,
+                       use_osc=config.use_osc, use_ptc=config.use_ptc, use_distill=config.use_distill,
+                       use_stgd=config.use_stgd, use_temporal_links=config.use_temporal_links,
+                       use_cross_edges=config.use_cross_edges)
+
+
+class LossModule(nn.Module):
+    """forward = compute_losses, so DistributedDataParallel sees the whole step."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, text, video) -> dict:
+        return self.model.compute_losses(text, video)
+
+
+def stream(config: TrainConfig, split: str, shuffle: bool, rank: int = 0, world_size: int = 1) -> ShardStream:
+    return ShardStream(config.graphs, split, image_size=config.image_size, num_frames=config.num_frames,
+                       use_modifiers=config.use_modifiers, shuffle=shuffle, seed=config.seed, rank=rank,
+                       world_size=world_size)
+
+
+def autocast(config: TrainConfig, device: torch.device):
+    dtype = PRECISIONS[config.precision]
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def save_state(folder: str, model: nn.Module, optimizer, step: int, epoch: int, batch_in_epoch: int,
+               config: TrainConfig) -> None:
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
+                "batch_in_epoch": batch_in_epoch, "config": asdict(config)}, Path(folder) / STATE_FILE)
+
+
+def load_state(folder: str | Path) -> dict:
+    return torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
+
+
+def train_loop(loop_config: dict) -> None:
+    """Runs on every Ray Train worker."""
+    import ray.train
+    import ray.train.torch
+
+    config = TrainConfig(**loop_config)
+    context = ray.train.get_context()
+    rank, world_size = context.get_world_rank(), context.get_world_size()
+    device = ray.train.torch.get_device()
+    torch.manual_seed(config.seed)
+    model = build_model(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    step, epoch, skip_batches = 0, 0, 0
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint:
+        with checkpoint.as_directory() as folder:
+            state = load_state(folder)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, epoch, skip_batches = state["step"], state["epoch"], state["batch_in_epoch"]
+        if rank == 0:
+            print(f"resumed from checkpoint at step {step} (epoch {epoch}, batch {skip_batches})", flush=True)
+    module = ray.train.torch.prepare_model(LossModule(model), parallel_strategy_kwargs={"find_unused_parameters": True})
+    use_scaler = config.precision == "fp16" and device.type == "cuda"
+    scaler = torch.amp.GradScaler(enabled=use_scaler)
+    train_stream = stream(config, config.train_split, shuffle=True, rank=rank, world_size=world_size)
+    if rank == 0:
+        counts = train_stream.manifest["status_counts"]
+        print(f"data: {config.graphs}: {len(train_stream.manifest['shards'])} shards, status counts {counts}; "
+              "samples with status 'error' are skipped", flush=True)
+
+    def report(metrics: dict, batch_in_epoch: int, with_checkpoint: bool) -> None:
+        if not with_checkpoint:
+            ray.train.report(metrics)
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            if rank == 0:
+                save_state(folder, model, optimizer, step, epoch, batch_in_epoch, config)
+            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder) if rank == 0 else None)
+
+    done = config.max_steps and step >= config.max_steps
+    while epoch < config.epochs and not done:
+        train_stream.set_epoch(epoch)
+        batch_in_epoch = 0
+        waited = time.perf_counter()
+        for text, video in loader(train_stream, config.batch_size, config.loader_workers):
+            if batch_in_epoch < skip_batches:
+                batch_in_epoch += 1
+                waited = time.perf_counter()
+                continue
+            started = time.perf_counter()
+            module.train()
+            with autocast(config, device):
+                terms = module(text.to(device), video.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(terms["loss"]).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            step, batch_in_epoch = step + 1, batch_in_epoch + 1
+            finished = time.perf_counter()
+            metrics = {k: float(v.detach()) for k, v in terms.items()}
+            metrics.update(step=step, epoch=epoch, data_wait_s=started - waited, step_s=finished - waited)
+            if rank == 0:
+                print(f"step {step:5d} epoch {epoch} " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                                                                 if k not in ("step", "epoch")), flush=True)
+            done = bool(config.max_steps) and step >= config.max_steps
+            report(metrics, batch_in_epoch, with_checkpoint=done or step % config.checkpoint_every == 0)
+            if done:
+                break
+            waited = time.perf_counter()
+        skip_batches = 0
+        if not done:
+            epoch += 1
+            report({"step": step, "epoch": epoch}, 0, with_checkpoint=True)
+
+    results = {}
+    if rank == 0:
+        eval_stream = stream(config, config.eval_split, shuffle=False)
+        results = retrieval(model, loader(eval_stream, config.batch_size), device)
+        print(format_retrieval(results), flush=True)
+        out = Path(config.run_dir) / config.name / "retrieval.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2))
+    flat = {f"{path}_{direction}_{k}": v for path, directions in results.items() if isinstance(directions, dict)
+            for direction, recalls in directions.items() for k, v in recalls.items()}
+    ray.train.report({"step": step, "epoch": epoch, "final": 1, **flat})
+
+
+def train(config: TrainConfig):
+    """Run TorchTrainer on the cluster Ray connects to (the job's, or a local one); returns the Ray Train Result."""
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    trainer = TorchTrainer(
+        train_loop,
+        train_loop_config=asdict(config),
+        scaling_config=ScalingConfig(num_workers=config.num_workers, use_gpu=config.use_gpu,
+                                     resources_per_worker={"CPU": config.cpus_per_worker}),
+        run_config=RunConfig(name=config.name, storage_path=config.run_dir,
+                             checkpoint_config=CheckpointConfig(num_to_keep=2),
+                             failure_config=FailureConfig(max_failures=config.max_failures)),
+    )
+    result = trainer.fit()
+    print(f"checkpoint: {result.checkpoint.path if result.checkpoint else None}", flush=True)
+    return result
