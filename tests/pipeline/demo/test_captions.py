@@ -1,0 +1,108 @@
+"""Demo captions: rendering, truth against ground-truth frames, and hard negatives that are false."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline.demo.captions import describe, is_true, negatives, render
+from pipeline.demo.generate import COLORS, DemoConfig, frame_relations, generate
+
+TRACKS = [{"track_id": 0, "shape": "circle", "color": "red"}, {"track_id": 1, "shape": "square", "color": "blue"}]
+
+
+def _frames(circle_velocities, square_until):
+    """A red circle left of a blue square; the circle moves with the given velocities, the square vanishes."""
+    frames = []
+    x = 0.2
+    for index, velocity in enumerate(circle_velocities):
+        objects = [{"track_id": 0, "box": [x - 0.05, 0.45, x + 0.05, 0.55], "velocity": list(velocity)}]
+        if index <= square_until:
+            objects.append({"track_id": 1, "box": [0.7, 0.45, 0.8, 0.55], "velocity": [0.0, 0.0]})
+        disappearing = {1} if index == square_until else set()
+        frames.append({"index": index, "time": index / 10, "objects": objects,
+                       "relations": frame_relations(objects, set(), disappearing)})
+        x += velocity[0] / 10
+    return frames
+
+
+def _clause(kind, subject, predicate, obj=None, adverb=None, modifier=None):
+    return {"kind": kind, "subject": subject, "object": obj, "predicate": predicate, "adverb": adverb,
+            "adverb_first": True, "variant": 0, "indefinite": False, "modifier": modifier}
+
+
+RED_CIRCLE = {"color": "red", "shape": "circle"}
+BLUE_SQUARE = {"color": "blue", "shape": "square"}
+SPEC = {
+    "clauses": [_clause("move", RED_CIRCLE, "moves left", adverb="slow"),
+                _clause("disappear", BLUE_SQUARE, "disappears")],
+    "order": "then", "template": "{a}, then {b}", "elide_repeats": False,
+}
+
+
+def test_render_and_truth_of_a_then_caption():
+    frames = _frames([(-0.08, 0)] * 3 + [(0, 0)] * 3, square_until=4)
+    assert render(SPEC) == "The red circle slowly moves left, then the blue square disappears."
+    assert is_true(SPEC, frames, TRACKS)
+    too_fast = _frames([(-0.3, 0)] * 3 + [(0, 0)] * 3, square_until=4)
+    assert not is_true(SPEC, too_fast, TRACKS)  # "slowly" is checked against the true speed
+
+
+def test_negatives_differ_in_one_respect_and_are_false():
+    frames = _frames([(-0.08, 0)] * 3 + [(0, 0)] * 3, square_until=4)
+    found = negatives(SPEC, frames, TRACKS, np.random.default_rng(0))
+    assert {(n["kind"], n["caption"]) for n in found} == {
+        ("relation", "The red circle slowly moves right, then the blue square disappears."),
+        ("relation", "The red circle slowly moves left, then the blue square appears."),
+        ("attribute", "The blue circle slowly moves left, then the red square disappears."),
+        ("order", "The blue square disappears, then the red circle slowly moves left."),
+    }
+
+
+def test_a_negative_that_happens_to_be_true_is_dropped():
+    # The circle first moves right, then left: "moves right, then the square disappears" is true here.
+    frames = _frames([(0.08, 0)] * 2 + [(-0.08, 0)] * 3 + [(0, 0)], square_until=4)
+    captions = [n["caption"] for n in negatives(SPEC, frames, TRACKS, np.random.default_rng(0))]
+    assert is_true(SPEC, frames, TRACKS)
+    assert "The red circle slowly moves right, then the blue square disappears." not in captions
+    assert "The blue circle slowly moves left, then the red square disappears." in captions
+
+
+def test_textual_order_decides_which_mention_keeps_its_colour():
+    spec = {**SPEC, "template": "{b} after {a}", "elide_repeats": True,
+            "clauses": [_clause("move", RED_CIRCLE, "moves left"),
+                        _clause("approach", BLUE_SQUARE, "approaches", obj=RED_CIRCLE)]}
+    assert render(spec) == "The blue square approaches the red circle after the circle moves left."
+
+
+def test_describe_keeps_only_true_modifiers():
+    frames = _frames([(-0.08, 0)] * 3 + [(0, 0)] * 3, square_until=4)
+    event = {"type": "move", "subject": 0, "object": None, "predicate": "moves left", "speed": "slow",
+             "start_frame": 0, "end_frame": 2}
+    for seed in range(20):
+        spec = describe([event], None, TRACKS, frames, frames, np.random.default_rng(seed))
+        assert spec is not None and is_true(spec, frames, TRACKS)
+        modifier = spec["clauses"][0]["modifier"]
+        assert modifier is None or modifier == {"predicate": "left of", "object": BLUE_SQUARE,
+                                                "variant": modifier["variant"]}
+
+
+@pytest.fixture(scope="module")
+def val_demo(tmp_path_factory):
+    cfg = DemoConfig(num_videos=3, val_fraction=0.67, seed=3, min_seconds=6.0, max_seconds=7.0)
+    return generate(tmp_path_factory.mktemp("demo"), cfg, detection=False, verbose=False)
+
+
+def test_every_val_segment_has_valid_negatives(val_demo):
+    entries = json.loads((val_demo / "test_compositional.json").read_text())
+    val = json.loads((val_demo / "val_1.json").read_text())
+    assert len(entries) == sum(len(v["sentences"]) for v in val.values())
+    for entry in entries:
+        assert entry["caption"] == val[entry["video_id"]]["sentences"][entry["segment_index"]]
+        assert entry["negatives"], entry
+        for negative in entry["negatives"]:
+            assert negative["kind"] in ("relation", "attribute", "order")
+            assert negative["caption"] != entry["caption"]
+            if negative["kind"] == "attribute":  # only colour words change
+                pairs = list(zip(negative["caption"].split(), entry["caption"].split(), strict=True))
+                assert all(a == b or a.strip(".,") in COLORS for a, b in pairs)
