@@ -6,7 +6,6 @@ ShardWriter, so shards and the manifest are written in one place, atomically, on
 """
 
 import dataclasses
-import hashlib
 import json
 import re
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipeline import datasets
+from pipeline.detect import file_sha256
 from pipeline.write_shards import ShardWriter, error_row_like
 from schemas import dsg, tsg
 from schemas.common import SAMPLE_SCHEMA, STATUS_ERROR, STATUS_OK
@@ -107,14 +107,6 @@ def split_tables(batch: pa.Table) -> tuple[pa.Table, pa.Table]:
     )
 
 
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(2**20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def spacy_model_info(name: str) -> dict:
     import spacy
 
@@ -195,7 +187,7 @@ def prepare(config: BuildGraphsConfig, device: str) -> tuple[list[dict], ShardWr
     rows = datasets.read_samples(config.dataset, config.data_root, **options)
     if config.limit is not None:
         rows = rows[: config.limit]
-    settings = dataclasses.asdict(config) | {"weights": str(weights), "weights_sha256": sha256(weights)}
+    settings = dataclasses.asdict(config) | {"weights": str(weights), "weights_sha256": file_sha256(weights)}
     header = {"dataset": config.dataset, "pipeline_config": settings,
               "detector": {"weights": str(weights), "sha256": settings["weights_sha256"]},
               "text_parser": spacy_model_info(config.spacy_model)}
