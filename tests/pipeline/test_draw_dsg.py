@@ -1,0 +1,37 @@
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.draw_dsg import TILE_WIDTH, draw_dsg, track_color
+
+
+def jpeg(width=160, height=120):
+    _, data = cv2.imencode(".jpg", np.full((height, width, 3), 255, np.uint8))
+    return data.tobytes()
+
+
+def tiny_row():
+    objects = [{"frame": k, "track_id": t, "class_id": 0, "class_name": "square", "score": 0.9,
+                "box": [0.1 + 0.5 * t, 0.2, 0.3 + 0.5 * t, 0.5], "attributes": ["red" if t == 0 else "blue"]}
+               for k in range(3) for t in range(2)]
+    relations = [{"frame": 1, "subject": 2, "object": 3, "predicate": "approaches", "score": 0.8},
+                 {"frame": 1, "subject": 2, "object": None, "predicate": "moves right", "score": 0.9}]
+    return {"sample_id": "v#0", "status": "ok", "error_message": None, "start": 0.0, "end": 1.0,
+            "frame_times": [0.0, 0.5, 1.0], "keyframes": [jpeg()] * 3, "objects": objects, "relations": relations,
+            "temporal_links": [{"source": 0, "target": 2}]}
+
+
+def test_draws_a_grid_with_track_coloured_boxes(tmp_path):
+    path = draw_dsg(tiny_row(), tmp_path / "dsg.png", columns=2)
+    image = cv2.imread(str(path))
+    assert image.shape[1] == 2 * TILE_WIDTH and image.shape[0] > 2 * 360  # 3 tiles in 2 rows + title
+    for track in (0, 1):
+        assert (np.abs(image.astype(int) - track_color(track)).sum(axis=2) < 30).sum() > 100
+    blank_tile = image[-100:, TILE_WIDTH + 10:]
+    assert (blank_tile > 250).all()
+
+
+def test_error_rows_cannot_be_drawn(tmp_path):
+    row = {**tiny_row(), "status": "error", "error_message": "v.mp4: not found"}
+    with pytest.raises(ValueError, match="not found"):
+        draw_dsg(row, tmp_path / "x.png")
