@@ -1,0 +1,62 @@
+"""Draw one TSG row (schemas/tsg.py) as a PNG: nodes coloured by kind, edges labelled by kind.
+
+    python -m pipeline.draw_tsg out.png "a man quickly hands a red cup to a woman"
+"""
+
+import argparse
+
+from schemas import to_networkx
+
+NODE_COLOURS = {"object": "#8ecae6", "attribute": "#ffd166", "relation": "#ef8a62", "modifier": "#b5e48c"}
+
+
+def draw_tsg(row: dict, path) -> None:
+    """Write a picture of the TSG in `row` (keys nodes, edges, optional caption) to `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import networkx as nx
+    from matplotlib.patches import Patch
+
+    graph = to_networkx(row)
+    if graph.number_of_nodes() == 0:
+        raise ValueError(f"draw_tsg: the row has no nodes (status {row.get('status')!r}, "
+                         f"error {row.get('error_message')!r}); nothing to draw.")
+    simple = nx.DiGraph(graph)
+    layout = nx.kamada_kawai_layout(simple.to_undirected()) if simple.number_of_nodes() > 2 else \
+        nx.spring_layout(simple, seed=0)
+    figure, axes = plt.subplots(figsize=(max(6.0, 1.3 * simple.number_of_nodes()), 5.0))
+    colours = [NODE_COLOURS[graph.nodes[i]["kind"]] for i in simple.nodes]
+    labels = {i: graph.nodes[i]["text"] for i in simple.nodes}
+    nx.draw_networkx_nodes(simple, layout, node_color=colours, node_size=1800, edgecolors="#333333", ax=axes)
+    nx.draw_networkx_labels(simple, layout, labels=labels, font_size=9, ax=axes)
+    nx.draw_networkx_edges(simple, layout, arrows=True, arrowsize=16, node_size=1800, ax=axes,
+                           edge_color="#555555", connectionstyle="arc3,rad=0.08")
+    edge_labels = {(u, v): data["kind"] for u, v, data in graph.edges(data=True)}
+    nx.draw_networkx_edge_labels(simple, layout, edge_labels=edge_labels, font_size=8, font_color="#444444", ax=axes)
+    axes.legend(handles=[Patch(color=c, label=k) for k, c in NODE_COLOURS.items()], loc="lower left", fontsize=8)
+    if row.get("caption"):
+        axes.set_title(row["caption"], fontsize=10, wrap=True)
+    axes.axis("off")
+    axes.margins(0.15)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Parse a caption and draw its textual scene graph to a PNG.")
+    parser.add_argument("png", help="output PNG path")
+    parser.add_argument("caption", help="the caption to parse")
+    parser.add_argument("--model", default=None, help="spaCy model name (default: the parser's default)")
+    args = parser.parse_args(argv)
+    from pipeline.parse_captions import DEFAULT_MODEL, load_spacy, parse_caption
+
+    tsg = parse_caption(load_spacy(args.model or DEFAULT_MODEL), args.caption)
+    draw_tsg({"caption": args.caption, **tsg}, args.png)
+    print(f"wrote {args.png}")
+
+
+if __name__ == "__main__":
+    main()

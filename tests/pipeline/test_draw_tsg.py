@@ -1,0 +1,39 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.draw_tsg import draw_tsg
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def node(kind, text, i):
+    return {"kind": kind, "text": text, "lemma": text, "token_start": i, "token_end": i + 1}
+
+
+def test_draw_tsg_writes_a_png(tmp_path):
+    row = {
+        "caption": "a red cup quickly falls",
+        "nodes": [node("object", "cup", 2), node("attribute", "red", 1), node("relation", "falls", 4),
+                  node("modifier", "quickly", 3)],
+        "edges": [{"source": 0, "target": 1, "kind": "attribute"}, {"source": 0, "target": 2, "kind": "subject"},
+                  {"source": 2, "target": 3, "kind": "modifier"}],
+    }
+    path = tmp_path / "tsg.png"
+    draw_tsg(row, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 5_000
+
+
+def test_draw_tsg_refuses_an_empty_graph(tmp_path):
+    with pytest.raises(ValueError, match="no nodes"):
+        draw_tsg({"nodes": [], "edges": [], "status": "error", "error_message": "caption is empty"}, tmp_path / "x.png")
+
+
+def test_cli_parses_and_draws(tmp_path):
+    path = tmp_path / "out.png"
+    subprocess.run([sys.executable, "-m", "pipeline.parse_captions", "--png", str(path),
+                    "a man quickly hands a red cup to a woman"], cwd=ROOT, check=True, capture_output=True)
+    assert path.read_bytes()[:4] == b"\x89PNG"
