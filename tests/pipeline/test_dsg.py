@@ -70,3 +70,21 @@ def test_graph_of_known_detections(random_yolo_weights, tiny_video, make_batch):
     links = [(objects[link["source"]]["frame"], objects[link["target"]]["frame"], objects[link["source"]]["track_id"])
              for link in out["temporal_links"][0]]
     assert sorted(links) == sorted((k, k + 1, t) for k in range(3) for t in (0, 1))
+
+
+def test_settings_switch_attributes_off_and_load_a_relation_head(random_yolo_weights, tiny_video, make_batch,
+                                                                   tmp_path):
+    from pipeline.relations import MLPRelationHead
+
+    with pytest.raises(FileNotFoundError, match="Relation head"):
+        DSGBuilder(str(random_yolo_weights), relation_head=str(tmp_path / "head.pt"))
+    head = MLPRelationHead(("near",), hidden=4)
+    head.save(tmp_path / "head.pt")
+    builder = DSGBuilder(str(random_yolo_weights), num_frames=2, imgsz=160, attributes=False,
+                         relation_head=str(tmp_path / "head.pt"), relation_head_threshold=0.0)
+    builder.detector.detect = lambda frames: [
+        Detections(square_boxes(0.0), np.array([0.9, 0.8], np.float32), np.array([0, 0])) for _ in frames]
+    out = builder(make_batch([(tiny_video, 0.0, 1.0)]))
+    assert all(o["attributes"] == [] for o in out["objects"][0])
+    pair_predicates = {r["predicate"] for r in out["relations"][0] if r["object"] is not None}
+    assert pair_predicates == {"near"}
