@@ -23,16 +23,18 @@ QUICK_MIN_SPEED = 0.14  # normalised units per second: slow moves stay below, qu
 ADVERBS = {"slow": "slowly", "quick": "quickly"}
 
 # Verb phrases per predicate; a flipped predicate keeps the variant index so only the relation changes.
+# Bare "left"/"right" after a verb other than "moves" reads as the verb "leave" to small parsers: say "to the left".
 VERB_PHRASES = {
-    "moves": ["moves {d}", "slides {d}", "goes {d}"],
+    "moves sideways": ["moves {d}", "moves to the {d}", "slides to the {d}"],
+    "moves vertically": ["moves {d}", "slides {d}", "goes {d}"],
     "approaches": ["approaches {o}", "moves toward {o}", "moves closer to {o}"],
     "moves away from": ["moves away from {o}", "moves farther from {o}", "goes away from {o}"],
-    "passes": ["moves {d} past {o}", "slides {d} past {o}"],
+    "passes": ["moves {d} past {o}"],
     "appears": ["appears", "shows up", "comes into view"],
     "disappears": ["disappears", "vanishes", "goes out of view"],
 }
-RELATION_PHRASES = {"left of": ["to the left of", "left of"], "right of": ["to the right of", "right of"],
-                    "above": ["above"], "below": ["below"]}
+RELATION_PHRASES = {"left of": ["to the left of"], "right of": ["to the right of"], "above": ["above"],
+                    "below": ["below"]}
 SEQUENTIAL = ["{a}, then {b}", "{a}, and then {b}", "{a}. After that, {b}", "{a} before {b}", "After {a}, {b}",
               "{b} after {a}"]
 CONCURRENT = ["{a} while {b}", "While {a}, {b}"]
@@ -124,8 +126,10 @@ def _clause_text(clause: dict, mentioned: set, elide: bool) -> str:
     obj = "" if clause["object"] is None else _noun_phrase(clause["object"], mentioned, elide)
     if kind == "pass":
         key = "passes"
-    elif predicate.startswith("moves") and predicate != "moves away from":
-        key = "moves"
+    elif predicate in ("moves left", "moves right"):
+        key = "moves sideways"
+    elif predicate in ("moves up", "moves down"):
+        key = "moves vertically"
     else:
         key = predicate
     phrases = VERB_PHRASES[key]
