@@ -50,6 +50,8 @@ class EvalDSGConfig:
     iou_threshold: float = field(default=0.5, metadata={"help": "IoU for a detection to match a ground-truth box"})
     min_visible: float = field(default=0.5, metadata={"help": "ground-truth objects less visible are don't-care"})
     out: str | None = field(default=None, metadata={"help": "also write the metrics as JSON here"})
+    relation_head: str | None = field(default=None, metadata={"help": "a trained MLP relation head (.pt) for the "
+                                                                       "pair predicates; see python -m pipeline.relations"})
     oracle: bool = field(default=False, metadata={"help": "score ground-truth boxes and tracks at the keyframes "
                                                           "instead of the detector: the relation rules' upper bound"})
 
@@ -261,7 +263,8 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def oracle_rows(samples: list[dict], truths: dict, num_frames: int = 8, min_visible: float = 0.5) -> list[dict]:
+def oracle_rows(samples: list[dict], truths: dict, num_frames: int = 8, min_visible: float = 0.5,
+                relater=None) -> list[dict]:
     """DSG rows made from the ground truth at the keyframes DSGBuilder would sample (objects at least
     `min_visible` visible, true tracks and colours) with the rule relations: what the rest of the stage scores
     when detection and linking are perfect."""
@@ -269,6 +272,7 @@ def oracle_rows(samples: list[dict], truths: dict, num_frames: int = 8, min_visi
     from pipeline.relations import Relater
     from pipeline.track import temporal_links
 
+    relater = relater or Relater()
     rows = []
     for sample in samples:
         truth = truths[sample["video_id"]]
@@ -283,7 +287,7 @@ def oracle_rows(samples: list[dict], truths: dict, num_frames: int = 8, min_visi
         times = [float(frame_times[i]) for i in indices]
         links = temporal_links([o["frame"] for o in objects], [o["track_id"] for o in objects])
         rows.append({**sample, "frame_times": times, "objects": objects,
-                     "relations": Relater().relate(objects, times),
+                     "relations": relater.relate(objects, times),
                      "temporal_links": [{"source": a, "target": b} for a, b in links]})
     return rows
 
@@ -297,12 +301,15 @@ def evaluate(config: EvalDSGConfig) -> dict:
     samples = read_activitynet(data_root, splits=(config.split,))[:config.limit]
     truths = load_truths(data_root, [s["video_id"] for s in samples])
     if config.oracle:
-        metrics = evaluate_rows(oracle_rows(samples, truths, config.num_frames, config.min_visible), truths,
-                                config.iou_threshold, config.min_visible)
+        from pipeline.relations import MLPRelationHead, Relater
+
+        head = MLPRelationHead.load(config.relation_head) if config.relation_head else None
+        rows = oracle_rows(samples, truths, config.num_frames, config.min_visible, Relater(head=head))
+        metrics = evaluate_rows(rows, truths, config.iou_threshold, config.min_visible)
         metrics["detector"] = {"weights": "ground truth (oracle)", "sha256": ""}
         return metrics
     builder = DSGBuilder(config.weights, device=config.device, num_frames=config.num_frames, imgsz=config.imgsz,
-                         conf=config.conf)
+                         conf=config.conf, relation_head=config.relation_head)
     rows, started = [], time.perf_counter()
     for first in range(0, len(samples), config.batch_size):
         chunk = samples[first:first + config.batch_size]

@@ -310,3 +310,45 @@ def fit_relation_head(features: np.ndarray, labels: np.ndarray, predicates: tupl
         loss.backward()
         optimizer.step()
     return head.eval()
+
+
+def main(argv=None) -> int:
+    """Fit an MLPRelationHead on the ground truth of a dataset in the demo's layout and save it."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="Train the MLP relation head from ground-truth relation triples: "
+                                                 "the train.json videos' ground_truth/*.json frames of a dataset in "
+                                                 "the demo's layout; F1 is reported on the val_1.json videos.")
+    parser.add_argument("--data-root", required=True, help="dataset folder (train.json, val_1.json, ground_truth/)")
+    parser.add_argument("--out", required=True, help="where to save the head (.pt)")
+    parser.add_argument("--every", type=int, default=5, help="use every n-th frame")
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--hidden", type=int, default=64)
+    args = parser.parse_args(argv)
+    root = Path(args.data_root)
+    frames = {}
+    for split, annotation in (("train", "train.json"), ("val", "val_1.json")):
+        if not (root / annotation).is_file():
+            raise FileNotFoundError(f"No {annotation} in '{root}'; expected a dataset in the demo's layout "
+                                    "(make one with python -m pipeline.demo.generate --out DIR).")
+        videos = sorted(json.loads((root / annotation).read_text()))
+        frames[split] = [frame for video in videos for frame in
+                         json.loads((root / "ground_truth" / f"{video}.json").read_text())["frames"][::args.every]]
+    features, labels = relation_training_data(frames["train"])
+    print(f"[relation-head] {len(features)} training pairs from {len(frames['train'])} frames", flush=True)
+    head = fit_relation_head(features, labels, hidden=args.hidden, epochs=args.epochs)
+    head.save(args.out)
+    features, labels = relation_training_data(frames["val"])
+    predicted = head(features) >= 0.5
+    print("| predicate | F1 on val videos | positives |\n|---|---|---|")
+    for p, predicate in enumerate(head.predicates):
+        tp = float((predicted[:, p] & (labels[:, p] > 0)).sum())
+        f1 = 2 * tp / max(predicted[:, p].sum() + (labels[:, p] > 0).sum(), 1)
+        print(f"| {predicate} | {f1:.3f} | {int((labels[:, p] > 0).sum())} |")
+    print(f"[relation-head] saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
