@@ -44,7 +44,8 @@ def sample_frame_indices(frame_times: np.ndarray, start: float, end: float, num_
     if inside.size == 0:
         return inside
     if sample_fps:
-        targets = np.arange(start, end + TIME_TOLERANCE, 1.0 / sample_fps)
+        first, last = frame_times[inside[0]], frame_times[inside[-1]]  # end may be inf: "to the end"
+        targets = np.arange(first, last + TIME_TOLERANCE, 1.0 / sample_fps)
         nearest = np.abs(frame_times[inside][None, :] - targets[:, None]).argmin(axis=1)
         return inside[np.unique(nearest)]
     positions = np.floor((np.arange(num_frames) + 0.5) * inside.size / num_frames).astype(int)

@@ -19,6 +19,8 @@ def test_fps_sampling_and_short_segments():
     assert sample_frame_indices(times, 1.0, 3.0, num_frames=8, sample_fps=2.0).tolist() == [10, 15, 20, 25, 30]
     assert sample_frame_indices(times, 1.0, 1.2, num_frames=8).tolist() == [10, 11, 12]
     assert sample_frame_indices(times, 12.0, 14.0, num_frames=8).size == 0
+    assert sample_frame_indices(times, 8.0, float("inf"), num_frames=8, sample_fps=1.0).tolist() == [80, 90]
+    assert sample_frame_indices(times, 9.0, float("inf"), num_frames=4).tolist() == [91, 93, 96, 98]
 
 
 def test_decoder_reads_the_sampled_frames_in_rgb(tiny_video, make_batch):
