@@ -209,8 +209,11 @@ class FinstaModel(nn.Module):
         if shuffled_as_positive:
             predicate, shuffled = shuffled, predicate
         shuffle_valid = video.frame_mask.sum(1)[text.batch[relation]] > 1
+        words = flat(text.node_text)
+        vocabulary = {w: i for i, w in enumerate(sorted(set(words)))}
+        predicate_of = torch.tensor([vocabulary[words[r]] for r in relation.tolist()], device=relation.device)
         return losses.ptc_loss(self.text_predicate(out["text_nodes"][relation]), predicate, [shuffled, swapped],
-                               [shuffle_valid, swap_valid], text.batch[relation], self.temperature)
+                               [shuffle_valid, swap_valid], text.batch[relation], self.temperature, predicate_of)
 
     def compute_losses(self, text, video) -> dict:
         """All switched-on losses and their sum under 'loss'. The backbone's own InfoNCE is always on."""

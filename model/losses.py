@@ -32,15 +32,17 @@ def osc_loss(text_objects: torch.Tensor, video_nodes: torch.Tensor, positive: to
 
 
 def ptc_loss(text_predicates: torch.Tensor, video_predicates: torch.Tensor, hard_negatives: list[torch.Tensor],
-             hard_valid: list[torch.Tensor], clip_of: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
+             hard_valid: list[torch.Tensor], clip_of: torch.Tensor, temperature: float = 0.07,
+             predicate_of: torch.Tensor | None = None) -> torch.Tensor:
     """Predicate-centred temporal contrasting.
 
     A text predicate node p (its GTrm state) is matched with the video predicate made from the temporal evolution of
     its coreferent subject and object tracks, v_p, against hard negatives built from the same clip (frame order
-    shuffled; subject and object swapped) and the video predicates of other clips:
-        L_p = -log( exp(s(p, v_p)) / (exp(s(p, v_p)) + sum_h exp(s(p, h_p)) + sum_{q: clip(q) != clip(p)} exp(s(p, v_q))) )
+    shuffled; subject and object swapped) and the video predicates of other clips that say something else
+    (same clip or same predicate word, `predicate_of`, would be false negatives):
+        L_p = -log( exp(s(p, v_p)) / (exp(s(p, v_p)) + sum_h exp(s(p, h_p)) + sum_{q: clip(q) != clip(p), word(q) != word(p)} exp(s(p, v_q))) )
     text_predicates, video_predicates [R, d]; hard_negatives: list of [R, d] with hard_valid: list of [R] bool;
-    clip_of [R] -> scalar
+    clip_of [R], predicate_of [R] (ids of the predicate words) -> scalar
     """
     if text_predicates.shape[0] == 0:
         return text_predicates.sum() * 0.0
@@ -51,7 +53,10 @@ def ptc_loss(text_predicates: torch.Tensor, video_predicates: torch.Tensor, hard
         score = (text * F.normalize(negative, dim=-1)).sum(-1, keepdim=True) / temperature
         columns.append(score.masked_fill(~valid.unsqueeze(1), float("-inf")))
     in_batch = text @ F.normalize(video_predicates, dim=-1).t() / temperature
-    columns.append(in_batch.masked_fill(clip_of.unsqueeze(1) == clip_of.unsqueeze(0), float("-inf")))
+    same = clip_of.unsqueeze(1) == clip_of.unsqueeze(0)
+    if predicate_of is not None:
+        same |= predicate_of.unsqueeze(1) == predicate_of.unsqueeze(0)
+    columns.append(in_batch.masked_fill(same, float("-inf")))
     logits = torch.cat(columns, dim=1)
     return (torch.logsumexp(logits, dim=1) - positive.squeeze(1)).mean()
 

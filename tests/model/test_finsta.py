@@ -1,0 +1,116 @@
+import pytest
+import torch
+
+from model.backbones import build_backbone
+from model.data import ShardStream, loader
+from model.evaluate import recall_at_k, retrieval, score_pairs
+from model.finsta import BackboneOnly, FinstaModel, last_of_track, links_in_order, roi_pool, shuffled_frames
+
+
+@pytest.fixture(scope="module")
+def batch(tiny_shards):
+    return next(iter(loader(ShardStream(tiny_shards, "train", image_size=32, num_frames=4), batch_size=8)))
+
+
+def make_model(**flags):
+    torch.manual_seed(0)
+    return FinstaModel(build_backbone("tiny", image_size=32), dim=32, num_layers=1, **flags)
+
+
+def test_roi_pool_averages_the_patches_inside_the_box():
+    tokens = torch.arange(16, dtype=torch.float32).view(1, 1, 16, 1)  # 4 x 4 grid, value = patch index
+    box = torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.76, 0.76, 0.99, 0.99]])  # top-left 2x2 patches; a sliver
+    pooled = roi_pool(tokens, (4, 4), torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long), box)
+    assert pooled[:, 0].tolist() == [(0 + 1 + 4 + 5) / 4, 15.0]
+
+
+def test_links_follow_a_frame_order_and_last_of_track():
+    graph_of, track = torch.tensor([0, 0, 0, 0, 1]), torch.tensor([0, 0, 0, 1, 0])
+    frame = torch.tensor([2, 0, 1, 0, 0])
+    assert links_in_order(graph_of, track, frame, 4).t().tolist() == [[1, 2], [2, 0]]
+    assert last_of_track(torch.tensor([0, 0, 0, 1, 2]), frame, 3).tolist() == [0, 3, 4]
+
+
+def test_shuffled_frames_is_a_permutation_per_clip(batch):
+    _, video = batch
+    torch.manual_seed(0)
+    frame, links = shuffled_frames(video)
+    assert not torch.equal(frame, video.frame)
+    for graph in range(video.num_graphs):
+        nodes = video.batch == graph
+        assert sorted(set(frame[nodes].tolist())) == sorted(set(video.frame[nodes].tolist()))
+    assert links.shape == video.link_index.shape
+    assert torch.all(video.track[links[0]] == video.track[links[1]]) and torch.all(frame[links[0]] < frame[links[1]])
+
+
+def test_all_losses_are_finite_and_train_every_part(batch):
+    model = make_model()
+    terms = model.compute_losses(*batch)
+    assert set(terms) == {"backbone_nce", "graph_nce", "osc", "ptc", "distill", "loss"}
+    assert all(torch.isfinite(v) for v in terms.values())
+    terms["loss"].backward()
+    for part in (model.gtrm, model.rgtrm, model.rgtrm.stgd, model.backbone.video, model.backbone.text,
+                 model.video_predicate, model.region):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters()), part
+
+
+@pytest.mark.parametrize("flag, term", [("use_coarse", "graph_nce"), ("use_osc", "osc"), ("use_ptc", "ptc"),
+                                        ("use_distill", "distill")])
+def test_each_loss_switches_off(batch, flag, term):
+    terms = make_model(**{flag: False}).compute_losses(*batch)
+    assert term not in terms and "backbone_nce" in terms
+
+
+def test_ablations_change_the_model_without_breaking_it(batch):
+    base = make_model().compute_losses(*batch)
+    for flags in ({"use_stgd": False}, {"use_temporal_links": False}, {"use_cross_edges": False}):
+        terms = make_model(**flags).compute_losses(*batch)
+        assert torch.isfinite(terms["loss"]) and not torch.allclose(terms["loss"], base["loss"]), flags
+
+
+def test_ptc_loss_is_higher_for_frame_shuffled_clips_after_training(batch):
+    text, video = batch
+    model = make_model(use_coarse=False, use_osc=False, use_distill=False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(40):
+        loss = model.compute_losses(text, video)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    real, shuffled = [], []
+    with torch.no_grad():
+        for seed in range(5):
+            torch.manual_seed(seed)
+            out = model(text, video, with_shuffle=True)
+            real.append(model.ptc(text, video, out).item())
+            shuffled.append(model.ptc(text, video, out, shuffled_as_positive=True).item())
+    assert sum(shuffled) / 5 > sum(real) / 5 + 0.5, (real, shuffled)
+
+
+def test_backbone_only_baseline_and_parameter_count(batch):
+    torch.manual_seed(0)
+    baseline = BackboneOnly(build_backbone("tiny", image_size=32), dim=32)
+    terms = baseline.compute_losses(*batch)
+    assert set(terms) == {"backbone_nce", "loss"}
+    model = make_model()
+    assert 0 < model.finsta_parameters() < sum(p.numel() for p in model.parameters())
+
+
+def test_recall_at_k_counts_ties_against_the_query():
+    similarity = torch.tensor([[0.9, 0.1, 0.0], [0.5, 0.4, 0.0], [0.3, 0.3, 0.3]])
+    assert recall_at_k(similarity, ks=(1, 2)) == pytest.approx({"R@1": 100 / 3, "R@2": 200 / 3})
+
+
+def test_retrieval_reports_both_paths_and_score_pairs(tiny_shards):
+    model = make_model()
+    stream = ShardStream(tiny_shards, "val", image_size=32, num_frames=4)
+    results = retrieval(model, loader(stream, batch_size=3))
+    assert results["num_pairs"] == 4
+    assert set(results["backbone"]) == {"t2v", "v2t"} and set(results["graph"]["t2v"]) == {"R@1", "R@5", "R@10"}
+    assert results["graph"]["t2v"]["R@5"] == 100.0  # only 4 candidates
+    pairs = list(stream)
+    mismatched = [(pairs[0][0], pairs[1][1]), (pairs[0][0], pairs[0][1])]
+    scores = score_pairs(model, mismatched)
+    assert scores["graph"].shape == (2,) and scores["backbone"].shape == (2,)
+    assert abs(scores["graph"][1].item()) <= 1.0
