@@ -7,7 +7,6 @@ TransformerConv, whose attention is restricted to graph edges and whose keys/val
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import TransformerConv
 from torch_geometric.utils import scatter

@@ -4,7 +4,8 @@ import torch
 from model.backbones import HashTokenizer, build_backbone, packaged_minilm, tiny_clip_config
 
 
-def check_interface(backbone, frames=torch.rand(2, 3, 3, 32, 32)):
+def check_interface(backbone):
+    frames = torch.rand(2, 3, 3, 32, 32)
     video = backbone.encode_video(frames)
     gh, gw = video.grid
     assert video.tokens.shape[:3] == (2, 3, gh * gw) and video.tokens.shape[3] == backbone.token_dim

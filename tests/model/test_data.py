@@ -4,7 +4,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from model.data import ShardStream, check_shards, collate, flat, loader, text_graph
+from model.data import ShardStream, check_shards, flat, loader, text_graph
 from schemas import tsg
 
 

@@ -1,6 +1,6 @@
 import torch
 
-from model.graph_encoder import GTrm, RGTrm, STGD, laplacian_pe
+from model.graph_encoder import STGD, GTrm, RGTrm, laplacian_pe
 
 
 def tiny_tsg():

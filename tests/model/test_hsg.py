@@ -29,7 +29,7 @@ def test_coreference_picks_the_closest_track_of_the_same_clip():
 def test_coreference_top_k_stays_inside_the_clip():
     video_embed = torch.eye(3)
     group, count = track_groups(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]))
-    text_index, groups, rank = coreference(torch.ones(1, 3), torch.tensor([0]), video_embed, group,
+    _text_index, groups, rank = coreference(torch.ones(1, 3), torch.tensor([0]), video_embed, group,
                                            torch.tensor([0, 1, 1]), count, k=3)
     assert groups.tolist() == [0] and rank.tolist() == [0]
 
