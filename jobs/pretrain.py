@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jobs.cli import config_from_args, parser_for  # noqa: E402
-from model.trainer import TrainConfig, train  # noqa: E402
+from jobs.cli import config_from_args, parser_for
+from model.trainer import TrainConfig, train
 
 
 def main(argv=None) -> int:
