@@ -11,8 +11,11 @@ from pipeline.parse_captions import DEFAULT_MODEL, load_spacy, parse_doc, to_jso
 
 
 def scorer_record(tsg: dict) -> dict:
-    """The scorer's keys; an intransitive event ("the square disappears") has no triple to score and is left out."""
-    record = to_json_record(tsg)
+    """The scorer's keys, objects named as the caption writes them (the scorer lemmatises both sides itself).
+
+    An event without an object ("the square disappears") has no triple to score and is left out.
+    """
+    record = to_json_record(tsg, object_names="text")
     return {
         "objects": record["objects"],
         "attributes": record["attributes"],
@@ -36,8 +39,7 @@ def evaluate(gold_csv: Path, pred_jsonl: Path, model_name: str = DEFAULT_MODEL, 
     pred_jsonl = Path(pred_jsonl)
     pred_jsonl.parent.mkdir(parents=True, exist_ok=True)
     with open(pred_jsonl, "w", encoding="utf-8") as f:
-        for doc in nlp.pipe(captions, batch_size=256):
-            f.write(json.dumps(scorer_record(parse_doc(doc, nlp))) + "\n")
+        f.writelines(json.dumps(scorer_record(parse_doc(doc, nlp))) + "\n" for doc in nlp.pipe(captions, batch_size=256))
     print(f"parsed {len(captions)} captions in {time.perf_counter() - start:.1f} s -> {pred_jsonl}", file=sys.stderr)
     result = subprocess.run([sys.executable, str(scorer), str(gold_csv), str(pred_jsonl)],
                             capture_output=True, text=True, check=False)

@@ -36,6 +36,19 @@ MATERIAL_WORDS = {
     "straw", "wicker", "chrome", "aluminum", "aluminium", "tin", "bamboo", "cardboard", "granite", "velvet", "lace",
     "wire", "cement", "clay", "fur", "felt", "vinyl", "canvas", "asphalt", "tile", "plaid", "striped",
 }
+# Garments: "a man in a white shirt" and "a woman with a hat" say that the person wears them.
+CLOTHING_WORDS = {
+    "shirt", "shirts", "t-shirt", "tshirt", "jacket", "coat", "hat", "cap", "helmet", "dress", "skirt", "pants",
+    "jeans", "shorts", "trousers", "suit", "wetsuit", "uniform", "outfit", "sweater", "hoodie", "vest", "blouse",
+    "scarf", "tie", "sunglasses", "goggles", "gloves", "glove", "boots", "shoes", "sneakers", "socks", "sandals",
+    "jersey", "apron", "robe", "gown", "costume", "bikini", "swimsuit", "beanie", "visor", "bandana", "headband",
+    "overalls", "tights", "leggings", "slacks", "blazer", "cardigan", "poncho", "raincoat", "parka", "tuxedo",
+    "sweatshirt", "pajamas", "hats", "caps", "helmets", "jackets", "coats", "dresses", "uniforms", "outfits",
+    "sweaters", "vests", "scarves", "ties", "suits", "clothes", "clothing", "attire", "gear", "tank", "tee",
+}
+WEAR_PREPOSITIONS = {"in", "with", "wearing"}
+SHADE_WORDS = {"light", "dark", "bright", "pale", "deep", "pastel", "neon", "hot", "navy", "royal", "baby", "sky"}
+COLOUR_FILLERS = {"color", "colour", "colored", "coloured"}
 # Collective and partitive nouns: in "a group of people" the object is the people.
 QUANTITY_NOUNS = {
     "bunch", "group", "pair", "couple", "lot", "lots", "number", "set", "stack", "pile", "row", "herd", "flock",
@@ -45,7 +58,7 @@ QUANTITY_NOUNS = {
 # Part nouns that form complex prepositions: "on top of", "in front of", "on the side of".
 LOCATIVE_NOUNS = {
     "top", "front", "side", "back", "bottom", "middle", "edge", "corner", "center", "centre", "end", "inside",
-    "outside", "rear", "left", "right", "surface", "part", "base", "tip", "underside", "rest", "front",
+    "outside", "rear", "left", "right", "surface", "part", "base", "tip", "underside", "rest",
 }
 # Adjectives that head a complex preposition: "next to", "close to".
 SPATIAL_ADJECTIVES = {"next", "close", "adjacent", "near", "opposite", "closer"}
@@ -157,7 +170,8 @@ def _name_tokens(head) -> list:
     """The head noun with its compound modifiers ("tennis player"), colour/material modifiers left out."""
     tokens = [head]
     for child in head.children:
-        if child.dep_ in ("compound", "nmod") and child.i < head.i and not _is_colour_or_material(child):
+        if (child.dep_ in ("compound", "nmod") and child.i < head.i and not _is_colour_or_material(child)
+                and child.lower_ not in COLOUR_FILLERS):
             tokens.extend(_name_tokens(child))
     return sorted(tokens, key=lambda t: t.i)
 
@@ -174,7 +188,7 @@ class _CaptionGraph:
     """Rules that turn one parsed caption (a spaCy Doc) into a TSG."""
 
     def __init__(self, doc, words: list[str]):
-        self.doc = doc
+        self.tokens = list(doc)  # made once: iterating a Doc builds new Token objects each time
         self.graph = TSGBuilder(words)
         self.mention = {}  # token index -> object node
         self.subject_nodes = []  # object nodes seen as grammatical subjects, in order
@@ -182,7 +196,18 @@ class _CaptionGraph:
         self.in_predicate = set()  # tokens already part of a predicate ("left" in "moves left of"): not events
 
     def _relation(self, subjects, predicate_tokens, objects, lemma=None):
-        """A relation node; its lemma is the verb's lemma and the other words as written ("move left of")."""
+        """A relation node; its lemma is the verb's lemma and the other words as written ("move left of").
+
+        A garment after "in"/"with" is worn: "a man in a red shirt" -> man wear shirt.
+        """
+        last = predicate_tokens[-1]
+        if lemma is None and last.lower_ in WEAR_PREPOSITIONS and last.dep_ == "prep" and objects:
+            worn = [o for o in objects if self._is_garment(o)]
+            if worn:
+                self._relation(subjects, [last], worn, "wear")
+                objects = [o for o in objects if o not in worn]
+                if not objects:
+                    return None
         if lemma is None:
             lemma = " ".join([predicate_tokens[0].lemma_.lower()] + [t.lower_ for t in predicate_tokens[1:]])
         node = self.graph.add_relation(subjects, predicate_tokens, objects, lemma)
@@ -191,21 +216,25 @@ class _CaptionGraph:
         return node
 
     def build(self) -> TSGBuilder:
-        for token in self.doc:
+        for token in self.tokens:
             if _is_object_head(token):
                 self._add_object(token)
             elif token.pos_ == "PRON":
                 self._resolve_pronoun(token)
-        for token in self.doc:
+        for token in self.tokens:
             if token.i in self.mention and token.pos_ != "PRON":
                 self._add_noun_attributes(token)
-        for token in self.doc:
+        for token in self.tokens:
             if token.pos_ in ("VERB", "AUX") and token.dep_ not in ("aux", "auxpass"):
                 self._add_event(token)
-        for token in self.doc:
+            elif token.dep_ == "aux" and token.lemma_ == "have" and token.head.i in self.mention:
+                # "the bird has beak": the parser made "has" an auxiliary of the noun it owns.
+                owners = [n for c in token.head.children if c.dep_ in SUBJECT_DEPS for n in self._objects(c)]
+                self.events[token.i] = [r for r in [self._relation(owners, [token], self._objects(token.head))] if r]
+        for token in self.tokens:
             if token.i in self.mention and token.pos_ != "PRON":
                 self._add_noun_relations(token)
-        for token in self.doc:
+        for token in self.tokens:
             self._add_temporal_edges(token)
         return self.graph
 
@@ -220,6 +249,11 @@ class _CaptionGraph:
                     self.mention[token.i] = i
                     return
         self.mention[token.i] = self.graph.add_node("object", name, lemma)
+
+    def _is_garment(self, node: int) -> bool:
+        name = self.graph.nodes[node]
+        head_word = name["text"].split()[-1].lower()
+        return head_word in CLOTHING_WORDS or name["lemma"].split()[-1] in CLOTHING_WORDS
 
     def _resolve_pronoun(self, token) -> None:
         word = token.lower_
@@ -236,9 +270,10 @@ class _CaptionGraph:
             if word in STANDALONE_PRONOUNS:
                 self.mention[token.i] = self.graph.add_node("object", [token], token.lower_)
             return
-        if word in PERSON_PRONOUNS and word not in THING_PRONOUNS:
-            subjects = [node for i, node in earlier if self.doc[i].dep_ in ("nsubj", "nsubjpass")]
-            self.mention[token.i] = subjects[-1] if subjects else earlier[-1][1]
+        if token.dep_ == "poss" or (word in PERSON_PRONOUNS and word not in THING_PRONOUNS):
+            # "his", "her", "its", "he": the one the sentence is about, its subject or its head noun.
+            topics = [node for i, node in earlier if self.tokens[i].dep_ in ("nsubj", "nsubjpass", "ROOT")]
+            self.mention[token.i] = topics[-1] if topics else earlier[-1][1]
             return
         # "it" is not the subject of its own clause nor the noun its phrase modifies ("flowers in it").
         clause_head = token.head.head if token.dep_ == "pobj" else token.head
@@ -261,11 +296,15 @@ class _CaptionGraph:
     # attributes
     def _add_noun_attributes(self, token) -> None:
         obj = self.mention[token.i]
+        shade = None
         for child in token.children:
             if child.dep_ == "amod" and child.lower_ not in NON_DESCRIPTIVE_ADJECTIVES and child.pos_ != "DET":
                 if child.lower_ in SPATIAL_ADJECTIVES and any(c.dep_ == "prep" for c in child.children):
                     continue
-                self._add_adjective(obj, child)
+                if child.lower_ in SHADE_WORDS and self.tokens[child.i + 1].lower_ in COLOUR_WORDS:
+                    shade = child  # "dark green leaves": one colour, not "dark" and "green"
+                    continue
+                self._add_adjective(obj, child, shade if shade is not None and shade.i == child.i - 1 else None)
             elif child.dep_ in ("compound", "nmod") and _is_colour_or_material(child) and child.i < token.i:
                 self.graph.add_attribute(obj, [child], child.lower_)
             elif child.dep_ == "nummod":
@@ -276,11 +315,13 @@ class _CaptionGraph:
                     if child.dep_ == "nummod":
                         self._add_count(obj, child)
 
-    def _add_adjective(self, obj: int, adjective) -> None:
+    def _add_adjective(self, obj: int, adjective, shade=None) -> None:
         # "partly cloudy", "dark green": adverbs and adjectives grading the adjective belong to it.
         grading = [c for c in adjective.children if c.dep_ in ("advmod", "amod", "npadvmod") and c.i < adjective.i
                    and c.pos_ in ("ADV", "ADJ") and c.lower_ not in NOT_MODIFIERS]
-        tokens = grading + [adjective]
+        tokens = grading + [adjective] + ([shade] if shade is not None else [])
+        if adjective.lower_ in COLOUR_FILLERS and grading:
+            tokens = grading  # "red colored walls": the colour is red
         for conj in _conjuncts(adjective)[1:]:
             if conj.pos_ == "ADJ":
                 self.graph.add_attribute(obj, [conj], conj.lower_)
@@ -433,8 +474,19 @@ class _CaptionGraph:
                 for owner in owners:
                     self._relation([owner], [child], objects, "have")
         for words, targets in self._prepositions(token):
-            if words[0].lower_ != "of":
+            if words[0].lower_ == "with":
+                # "a lake with cows in it" says cows in lake; "with" adds nothing.
+                targets = [t for t in targets if not self._points_back(t, objects)]
+            if words[0].lower_ != "of" and targets:
                 self._relation(objects, words, targets)
+
+    def _points_back(self, node: int, objects: list[int]) -> bool:
+        for i, mention in self.mention.items():
+            token = self.tokens[i]
+            if (mention in objects and token.pos_ == "PRON" and token.dep_ == "pobj" and token.head.dep_ == "prep"
+                    and self.mention.get(token.head.head.i) == node):
+                return True
+        return False
 
     # time
     def _add_temporal_edges(self, token) -> None:
@@ -464,7 +516,7 @@ class _CaptionGraph:
 
     def _previous_event(self, marker):
         """The event told just before `marker` ("A, then B"): the last clause-level verb before it."""
-        verbs = [i for i in self.events if i < marker.i and self.doc[i].dep_ not in ("acl", "relcl", "amod")]
+        verbs = [i for i in self.events if i < marker.i and self.tokens[i].dep_ not in ("acl", "relcl", "amod")]
         return self.events[max(verbs)][0] if verbs else None
 
 
@@ -545,27 +597,30 @@ def parse_doc(doc, nlp=None) -> dict:
     return {"nodes": graph.nodes, "edges": graph.edges}
 
 
-def to_json_record(tsg: dict) -> dict:
+def to_json_record(tsg: dict, object_names: str = "lemma", predicate_names: str = "lemma") -> dict:
     """The CLI's view of a TSG: names instead of node indices.
 
+    objects and predicates are named by their lemma ("woman", "sit on") or, with "text", as the caption wrote them;
     relations are [subject, predicate, object] (object None for an intransitive event, "the square disappears");
     modifiers are [index into relations, modifier]; temporal are [index, "before" | "while", index] between relations.
     """
     nodes, edges = tsg["nodes"], tsg["edges"]
-    objects = list(dict.fromkeys(n["lemma"] for n in nodes if n["kind"] == "object"))
-    attributes = [[nodes[e["source"]]["lemma"], nodes[e["target"]]["lemma"]] for e in edges if e["kind"] == "attribute"]
+    names = [n[object_names if n["kind"] == "object" else predicate_names if n["kind"] == "relation" else "lemma"]
+             for n in nodes]
+    objects = list(dict.fromkeys(names[i] for i, n in enumerate(nodes) if n["kind"] == "object"))
+    attributes = [[names[e["source"]], names[e["target"]]] for e in edges if e["kind"] == "attribute"]
     relations, modifiers, first_relation = [], [], {}
     for r, node in enumerate(nodes):
         if node["kind"] != "relation":
             continue
         first_relation[r] = len(relations)
-        subjects = [nodes[e["source"]]["lemma"] for e in edges if e["kind"] == "subject" and e["target"] == r]
-        targets = [nodes[e["target"]]["lemma"] for e in edges if e["kind"] == "object" and e["source"] == r] or [None]
-        mods = [nodes[e["target"]]["lemma"] for e in edges if e["kind"] == "modifier" and e["source"] == r]
+        subjects = [names[e["source"]] for e in edges if e["kind"] == "subject" and e["target"] == r]
+        targets = [names[e["target"]] for e in edges if e["kind"] == "object" and e["source"] == r] or [None]
+        mods = [names[e["target"]] for e in edges if e["kind"] == "modifier" and e["source"] == r]
         for s in subjects:
             for o in targets:
                 modifiers.extend([len(relations), m] for m in mods)
-                relations.append([s, node["lemma"], o])
+                relations.append([s, names[r], o])
     temporal = [[first_relation[e["source"]], e["kind"], first_relation[e["target"]]]
                 for e in edges if e["kind"] in ("before", "while")]
     return {"objects": objects, "attributes": attributes, "relations": relations, "modifiers": modifiers,
@@ -677,9 +732,11 @@ def main(argv=None) -> None:
         print(json.dumps(to_json_record(tsg)))
         print(f"wrote {args.png}", file=sys.stderr)
         return
-    lines = open(args.file, encoding="utf-8") if args.file else sys.stdin
-    with lines:
-        captions = [line.rstrip("\n") for line in lines]
+    if args.file:
+        with open(args.file, encoding="utf-8") as f:
+            captions = [line.rstrip("\n") for line in f]
+    else:
+        captions = [line.rstrip("\n") for line in sys.stdin]
     for caption, doc in zip(captions, nlp.pipe(captions, batch_size=args.batch_size)):
         print(json.dumps(to_json_record(parse_doc(doc, nlp))))
 
