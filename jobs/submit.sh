@@ -36,11 +36,8 @@ fi
 EXCLUDES='{"excludes": [".venv/", "data/", "out/", "runs/", ".git/", "**/__pycache__/"]}'
 JOB_ID="pretrain_$(date +%Y%m%d_%H%M%S)_$$"
 echo "submit.sh: ray job submit --address $ADDRESS --submission-id $JOB_ID --working-dir . -- $*"
-set +e
-"$RAY" job submit --address "$ADDRESS" --submission-id "$JOB_ID" --working-dir . --runtime-env-json "$EXCLUDES" \
+echo "submit.sh: if this terminal goes away the job keeps running: ray job logs -f $JOB_ID / ray job stop $JOB_ID" \
+     "(with RAY_AUTH_MODE=token --address $ADDRESS)"
+# Streams the logs until the job ends; exits 0 when it succeeded, 1 when it failed.
+exec "$RAY" job submit --address "$ADDRESS" --submission-id "$JOB_ID" --working-dir . --runtime-env-json "$EXCLUDES" \
     -- "$@"
-submit_status=$?
-set -e
-job_status="$("$RAY" job status --address "$ADDRESS" "$JOB_ID" 2>/dev/null | grep -o "SUCCEEDED\|FAILED\|STOPPED\|RUNNING\|PENDING" | tail -1 || true)"
-echo "submit.sh: job $JOB_ID finished with status ${job_status:-unknown} (ray job submit exit code $submit_status)"
-[[ "$job_status" == "SUCCEEDED" ]] || exit 1
