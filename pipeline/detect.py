@@ -39,7 +39,7 @@ class Detector:
     """YOLO inference on RGB uint8 frames: `detect(frames) -> list[Detections]`, one per frame."""
 
     def __init__(self, weights: str, device: str = "cpu", imgsz: int = 640, conf: float = 0.25, iou: float = 0.7,
-                 max_det: int = 50, batch_size: int = 32, half: bool = False):
+                 max_det: int = 50, batch_size: int = 32, half: bool = False, agnostic_nms: bool = True):
         path = Path(weights)
         # Checked before ultralytics sees the name: it would try to download a missing "yolov8n.pt" from its hub.
         if not path.is_file():
@@ -67,6 +67,8 @@ class Detector:
         self.max_det = max_det
         self.batch_size = batch_size
         self.half = half
+        # One box per region: a scene graph gains nothing from a second, lower-scored class on the same object.
+        self.agnostic_nms = agnostic_nms
 
     @property
     def info(self) -> dict:
@@ -79,8 +81,8 @@ class Detector:
             # ultralytics reads numpy images as BGR (OpenCV order), decord gives RGB.
             chunk = [np.ascontiguousarray(frame[..., ::-1]) for frame in frames[first:first + self.batch_size]]
             options = {"half": True} if self.half else {}  # passing half=False warns in ultralytics 8.4
-            results = self.model.predict(chunk, imgsz=self.imgsz, conf=self.conf, iou=self.iou,
-                                         max_det=self.max_det, device=self.device, verbose=False, **options)
+            results = self.model.predict(chunk, imgsz=self.imgsz, conf=self.conf, iou=self.iou, max_det=self.max_det,
+                                         agnostic_nms=self.agnostic_nms, device=self.device, verbose=False, **options)
             for result in results:
                 boxes = result.boxes
                 detections.append(Detections(

@@ -34,14 +34,14 @@ class DSGBuilder:
 
     def __init__(self, weights: str, device: str = "cpu", num_frames: int = 8, sample_fps: float | None = None,
                  imgsz: int = 640, conf: float = 0.25, iou: float = 0.7, max_det: int = 50, batch_size: int = 32,
-                 keyframe_size: int = 256, jpeg_quality: int = 90, attributes: bool = True,
+                 keyframe_size: int = 256, agnostic_nms: bool = True, jpeg_quality: int = 90, attributes: bool = True,
                  use_appearance: bool = True, max_speed: float = 1.0, decode_threads: int = 1,
                  horizontal: float = 0.1, vertical: float = 0.1, near: float = 0.25, inside: float = 0.9,
                  depth: float = 0.02, motion: float = 0.05, relation_head: str | None = None,
                  relation_head_threshold: float = 0.5, max_relations_per_frame: int = 300,
                  prefetch: bool = True):
         self.detector = Detector(weights, device=device, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
-                                 batch_size=batch_size)
+                                 batch_size=batch_size, agnostic_nms=agnostic_nms)
         self.decoder = Decoder(num_frames=num_frames, sample_fps=sample_fps, max_side=imgsz,
                                num_threads=decode_threads)
         self.linker = Linker(max_speed=max_speed, use_appearance=use_appearance)
