@@ -47,6 +47,8 @@ CLOTHING_WORDS = {
     "sweaters", "vests", "scarves", "ties", "suits", "clothes", "clothing", "attire", "gear", "tank", "tee",
 }
 WEAR_PREPOSITIONS = {"in", "with", "wearing"}
+# Adjectives that pick out a part by its place: "front legs", "left shoe" name a part, not a property.
+POSITION_WORDS = {"front", "back", "left", "right", "rear", "top", "bottom", "upper", "lower", "side", "middle"}
 SHADE_WORDS = {"light", "dark", "bright", "pale", "deep", "pastel", "neon", "hot", "navy", "royal", "baby", "sky"}
 COLOUR_FILLERS = {"color", "colour", "colored", "coloured"}
 # Collective and partitive nouns: in "a group of people" the object is the people.
@@ -171,13 +173,27 @@ def _name_tokens(head) -> list:
     tokens = [head]
     for child in head.children:
         if (child.dep_ in ("compound", "nmod") and child.i < head.i and not _is_colour_or_material(child)
-                and child.lower_ not in COLOUR_FILLERS):
+                and child.lower_ not in COLOUR_FILLERS) or (child.dep_ == "amod" and child.lower_ in POSITION_WORDS):
             tokens.extend(_name_tokens(child))
     return sorted(tokens, key=lambda t: t.i)
 
 
+def _is_gerund_noun(token) -> bool:
+    """"mounted to building": a bare -ing word after a preposition, with nothing of its own, names a thing."""
+    return token.tag_ == "VBG" and token.dep_ == "pcomp" and token.head.pos_ == "ADP" and not list(token.children)
+
+
+def _is_compound_subject(token) -> bool:
+    """"a giraffe laying on the ground": the parser hung the subject on the verb as a compound."""
+    return token.dep_ == "compound" and token.head.pos_ == "VERB" and token.i < token.head.i
+
+
 def _is_object_head(token) -> bool:
-    if token.pos_ not in ("NOUN", "PROPN") or token.dep_ not in NOMINAL_DEPS:
+    if _is_gerund_noun(token):
+        return True
+    if token.pos_ not in ("NOUN", "PROPN"):
+        return False
+    if token.dep_ not in NOMINAL_DEPS and not _is_compound_subject(token):
         return False
     if token.dep_ == "npadvmod" and token.head.pos_ in ("ADJ", "ADV"):
         return False
@@ -187,7 +203,8 @@ def _is_object_head(token) -> bool:
 class _CaptionGraph:
     """Rules that turn one parsed caption (a spaCy Doc) into a TSG."""
 
-    def __init__(self, doc, words: list[str]):
+    def __init__(self, doc, words: list[str], verbs: frozenset = frozenset()):
+        self.verbs = verbs  # known verb lemmas, see _verb_lemma
         self.tokens = list(doc)  # made once: iterating a Doc builds new Token objects each time
         self.graph = TSGBuilder(words)
         self.mention = {}  # token index -> object node
@@ -209,7 +226,7 @@ class _CaptionGraph:
                 if not objects:
                     return None
         if lemma is None:
-            lemma = " ".join([predicate_tokens[0].lemma_.lower()] + [t.lower_ for t in predicate_tokens[1:]])
+            lemma = " ".join([self._verb_lemma(predicate_tokens[0])] + [t.lower_ for t in predicate_tokens[1:]])
         node = self.graph.add_relation(subjects, predicate_tokens, objects, lemma)
         if node is not None:
             self.in_predicate.update(t.i for t in predicate_tokens[1:])
@@ -227,10 +244,8 @@ class _CaptionGraph:
         for token in self.tokens:
             if token.pos_ in ("VERB", "AUX") and token.dep_ not in ("aux", "auxpass"):
                 self._add_event(token)
-            elif token.dep_ == "aux" and token.lemma_ == "have" and token.head.i in self.mention:
-                # "the bird has beak": the parser made "has" an auxiliary of the noun it owns.
-                owners = [n for c in token.head.children if c.dep_ in SUBJECT_DEPS for n in self._objects(c)]
-                self.events[token.i] = [r for r in [self._relation(owners, [token], self._objects(token.head))] if r]
+            elif token.dep_ == "aux" and token.lemma_ == "have":
+                self._add_misparsed_have(token)
         for token in self.tokens:
             if token.i in self.mention and token.pos_ != "PRON":
                 self._add_noun_relations(token)
@@ -238,10 +253,23 @@ class _CaptionGraph:
             self._add_temporal_edges(token)
         return self.graph
 
+    def _add_misparsed_have(self, have) -> None:
+        """"the bird has beak": the parser made "has" an auxiliary of the noun (or its adjective) it owns."""
+        owned = have.head
+        while owned.i not in self.mention and owned.dep_ in ("amod", "compound") and owned.head.i != owned.i:
+            owned = owned.head
+        if owned.i not in self.mention:
+            return
+        owners = [n for c in [*have.children, *have.head.children, *owned.children] if c.dep_ in SUBJECT_DEPS
+                  for n in self._objects(c)]
+        relation = self._relation(owners, [have], self._objects(owned))
+        if relation is not None:
+            self.events[have.i] = [relation]
+
     # objects
     def _add_object(self, token) -> None:
         name = _name_tokens(token)
-        lemma = " ".join(t.lemma_.lower() for t in name)
+        lemma = " ".join(t.lower_ if t.pos_ == "VERB" else t.lemma_.lower() for t in name)
         definite = any(c.dep_ == "det" and c.lower_ in DEFINITE_DETERMINERS for c in token.children)
         if definite:
             for i, node in reversed(list(enumerate(self.graph.nodes))):
@@ -249,6 +277,21 @@ class _CaptionGraph:
                     self.mention[token.i] = i
                     return
         self.mention[token.i] = self.graph.add_node("object", name, lemma)
+
+    def _verb_lemma(self, token) -> str:
+        """spaCy's lemma, except that "riding" is "ride", not "rid": a base in consonant-vowel-consonant would
+        have doubled its last letter ("ridding"), so the base is the one in -e when that is a verb."""
+        lemma = token.lemma_.lower()
+        word = token.lower_
+        if token.pos_ != "VERB" or not word.endswith(("ing", "ed")):
+            return lemma
+        stem = word[:-3] if word.endswith("ing") else word[:-2]
+        vowels = "aeiou"
+        single_consonant_after_vowel = (len(stem) >= 3 and stem[-1] not in vowels + "wxy" and stem[-2] in vowels
+                                        and stem[-3] not in vowels)
+        if lemma == stem and single_consonant_after_vowel and stem + "e" in self.verbs:
+            return stem + "e"
+        return lemma
 
     def _is_garment(self, node: int) -> bool:
         name = self.graph.nodes[node]
@@ -298,7 +341,8 @@ class _CaptionGraph:
         obj = self.mention[token.i]
         shade = None
         for child in token.children:
-            if child.dep_ == "amod" and child.lower_ not in NON_DESCRIPTIVE_ADJECTIVES and child.pos_ != "DET":
+            if (child.dep_ == "amod" and child.lower_ not in NON_DESCRIPTIVE_ADJECTIVES and child.pos_ != "DET"
+                    and child.lower_ not in POSITION_WORDS):
                 if child.lower_ in SPATIAL_ADJECTIVES and any(c.dep_ == "prep" for c in child.children):
                     continue
                 if child.lower_ in SHADE_WORDS and self.tokens[child.i + 1].lower_ in COLOUR_WORDS:
@@ -340,6 +384,7 @@ class _CaptionGraph:
         inner = prep
         while True:
             pobjs = [c for c in inner.children if c.dep_ == "pobj"]
+            pobjs += [c for c in inner.children if _is_gerund_noun(c)]
             nested = [c for c in inner.children if c.dep_ in ("prep", "pcomp") and c.pos_ == "ADP"]
             if not pobjs and nested:
                 inner = nested[0]
@@ -370,7 +415,7 @@ class _CaptionGraph:
 
     def _subjects(self, verb) -> list[int]:
         for child in verb.children:
-            if child.dep_ in SUBJECT_DEPS:
+            if child.dep_ in SUBJECT_DEPS or _is_compound_subject(child):
                 return self._objects(child)
         if verb.dep_ in ("acl", "relcl") and verb.head.i in self.mention:
             if verb.dep_ == "acl" and verb.tag_ == "VBN":
@@ -593,7 +638,7 @@ def parse_doc(doc, nlp=None) -> dict:
     words = [t.text for t in doc]
     if nlp is not None:
         doc = repair_parse(nlp, doc)
-    graph = _CaptionGraph(doc, words).build()
+    graph = _CaptionGraph(doc, words, _known_verbs(nlp) if nlp is not None else frozenset()).build()
     return {"nodes": graph.nodes, "edges": graph.edges}
 
 
