@@ -3,8 +3,8 @@
     python -m pipeline.draw_dsg --shard out/demo/graphs/dsg-00000.parquet --sample-id 'v_demo_0030#0' --out a.png
     python -m pipeline.draw_dsg --video data/demo/videos/v_demo_0030.mp4 --start 0 --end 4 \\
         --weights pipeline/demo/weights/shapes_yolov8n.pt --imgsz 320 --out a.png
-Boxes and labels take their track's colour; unary predicates ("moves left", "appears") are listed under the label;
-pair predicates are arrows from subject to object. Left/right/above/below hold for almost every pair, so they are
+Boxes and labels take their track's colour; under each box are its unary predicates ("moves left", "appears") and,
+per arrow it starts, the pair predicates ("-> #1 approaches, near"); arrows go from subject to object. Left/right/above/below hold for almost every pair, so they are
 left out unless asked for (`--predicates`).
 """
 
@@ -50,22 +50,24 @@ def draw_keyframe(image: np.ndarray, frame: int, time: float, objects: list[dict
     for obj in mine.values():
         x2, y2 = int(obj["box"][2] * width), int(obj["box"][3] * height)
         cv2.rectangle(image, corner(obj["box"]), (x2, y2), track_color(obj["track_id"]), 2)
+    pairs: dict[tuple[int, int], list[str]] = {}
     for rel in relations:
-        if rel["frame"] != frame or rel["object"] is None or rel["predicate"] not in predicates:
-            continue
-        start, end = centre(mine[rel["subject"]]["box"]), centre(mine[rel["object"]]["box"])
-        color = track_color(mine[rel["subject"]]["track_id"])
+        if rel["frame"] == frame and rel["object"] is not None and rel["predicate"] in predicates:
+            pairs.setdefault((rel["subject"], rel["object"]), []).append(rel["predicate"])
+    for subject, obj in pairs:
+        start, end = centre(mine[subject]["box"]), centre(mine[obj]["box"])
+        color = track_color(mine[subject]["track_id"])
         cv2.arrowedLine(image, start, end, color, 1, cv2.LINE_AA, tipLength=0.06)
-        middle = ((start[0] + end[0]) // 2, (start[1] + end[1]) // 2 + 12 * (rel["subject"] % 3))
-        label(image, rel["predicate"], middle, color, 0.38)
     for i, obj in mine.items():
         color = track_color(obj["track_id"])
         x1, y1 = corner(obj["box"])
         label(image, f"#{obj['track_id']} {' '.join(obj['attributes'] or [])} {obj['class_name']}".replace("  ", " "),
               (x1, y1 - 3), color)
-        unary = [r["predicate"] for r in relations if r["frame"] == frame and r["subject"] == i and r["object"] is None]
-        for line, predicate in enumerate(unary):
-            label(image, predicate, (x1, int(obj["box"][3] * height) + 14 + 14 * line), color, 0.38)
+        # Under each object: its unary predicates, then one line per arrow it starts ("-> #1 approaches, near").
+        lines = [r["predicate"] for r in relations if r["frame"] == frame and r["subject"] == i and r["object"] is None]
+        lines += [f"-> #{mine[o]['track_id']} {', '.join(names)}" for (s, o), names in pairs.items() if s == i]
+        for line, text in enumerate(lines):
+            label(image, text, (x1, int(obj["box"][3] * height) + 14 + 14 * line), color, 0.38)
     label(image, f"keyframe {frame}  t={time:.2f}s", (4, height - 4), (0, 0, 0), 0.45)
     cv2.rectangle(image, (0, 0), (width - 1, height - 1), (160, 160, 160), 1)
     return image
