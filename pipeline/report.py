@@ -1,0 +1,176 @@
+"""A static HTML report of a graph-shard set: what was built, what failed and why, and pictures of sample graphs.
+
+  write_report(graphs, out)  ->  out/index.html + out/images/*.png  (opens in a browser, no server)
+For each sampled pair it draws the DSG keyframes (boxes, tracks, relations), the TSG, and, when the caller passes
+`cross_edges` (a function of a TSG row and a DSG row, e.g. from a trained model's HSG), the cross-modal coreference
+edges between the caption's objects and the video's tracks. An evaluation folder (compositional.csv and its PNGs)
+is shown when given.
+"""
+
+import csv
+import html
+import random
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.draw_dsg import draw_dsg
+from pipeline.draw_tsg import draw_tsg
+from pipeline.runner import error_cause
+from schemas import manifest
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; } th, td { border: 1px solid #ccc; padding: 4px 10px; }
+th { background: #f2f2f2; } td.num { text-align: right; } img { max-width: 100%; border: 1px solid #ddd; }
+.sample { border-top: 2px solid #888; padding-top: 0.8em; margin-top: 1.5em; } .caption { font-size: 1.15em; }
+.pair { display: flex; gap: 1em; align-items: flex-start; } .pair > div { flex: 1; } code { background: #f4f4f4; }
+"""
+
+
+def draw_hsg(tsg_row: dict, dsg_row: dict, edges: list[dict], path: Path) -> Path:
+    """Caption objects (left) joined to video tracks (right) by coreference edges labelled with their score.
+
+    edges: [{"text_node": index into tsg_row["nodes"], "track_id": int, "score": float}]
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nodes = tsg_row["nodes"]
+    attributes = {}
+    for edge in tsg_row["edges"]:
+        if edge["kind"] == "attribute":
+            attributes.setdefault(edge["source"], []).append(nodes[edge["target"]]["text"])
+    text_nodes = [i for i, node in enumerate(nodes) if node["kind"] == "object"]
+    tracks = {}
+    for obj in dsg_row["objects"]:
+        tracks.setdefault(obj["track_id"], obj)
+    track_ids = sorted(tracks)
+    height = max(len(text_nodes), len(track_ids), 1)
+    figure, axes = plt.subplots(figsize=(8, 0.8 * height + 1.2))
+    text_y = {i: height - 1 - k * (height - 1) / max(len(text_nodes) - 1, 1) for k, i in enumerate(text_nodes)}
+    track_y = {t: height - 1 - k * (height - 1) / max(len(track_ids) - 1, 1) for k, t in enumerate(track_ids)}
+    for i, y in text_y.items():
+        label = " ".join(attributes.get(i, []) + [nodes[i]["text"]])
+        axes.text(0, y, label, ha="right", va="center", fontsize=11, bbox={"fc": "#8ecae6", "ec": "#333"})
+    for t, y in track_y.items():
+        obj = tracks[t]
+        label = f"track {t}: {' '.join((obj['attributes'] or []) + [obj['class_name']])}"
+        axes.text(1, y, label, ha="left", va="center", fontsize=11, bbox={"fc": "#f4a261", "ec": "#333"})
+    for edge in edges:
+        if edge["text_node"] in text_y and edge["track_id"] in track_y:
+            y0, y1 = text_y[edge["text_node"]], track_y[edge["track_id"]]
+            axes.plot([0.02, 0.98], [y0, y1], color="#2a9d8f", lw=1 + 2 * max(0.0, edge["score"]))
+            axes.text(0.5, (y0 + y1) / 2, f"{edge['score']:.2f}", ha="center", va="bottom", fontsize=9)
+    axes.set_xlim(-0.9, 1.9)
+    axes.set_ylim(-0.8, height - 0.2)
+    axes.axis("off")
+    axes.set_title("HSG coreference edges: caption objects -> video tracks", fontsize=11)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def table_html(header: list[str], rows: list[list]) -> str:
+    cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(
+        f"<td class='num'>{v}</td>" if isinstance(v, (int, float)) else f"<td>{html.escape(str(v))}</td>"
+        for v in row) + "</tr>" for row in rows)
+    return f"<table><tr>{cells}</tr>{body}</table>"
+
+
+def read_columns(graphs: Path, document: dict, table: str, columns: list[str]) -> pa.Table:
+    parts = [pq.read_table(graphs / shard[f"{table}_path"], columns=columns) for shard in document["shards"]]
+    return pa.concat_tables(parts) if parts else pa.table({c: [] for c in columns})
+
+
+def pick_samples(graphs: Path, document: dict, count: int, seed: int) -> list[tuple[dict, dict]]:
+    """`count` pairs whose TSG and DSG rows are both ok, drawn at random (seeded) from all shards."""
+    candidates = []
+    for shard in document["shards"]:
+        statuses = zip(pq.read_table(graphs / shard["tsg_path"], columns=["status"])["status"].to_pylist(),
+                       pq.read_table(graphs / shard["dsg_path"], columns=["status"])["status"].to_pylist())
+        candidates += [(shard, i) for i, (t, d) in enumerate(statuses) if t == d == "ok"]
+    chosen = sorted(random.Random(seed).sample(candidates, min(count, len(candidates))),
+                    key=lambda c: (c[0]["shard"], c[1]))
+    return [(pq.read_table(graphs / shard["tsg_path"]).slice(i, 1).to_pylist()[0],
+             pq.read_table(graphs / shard["dsg_path"]).slice(i, 1).to_pylist()[0]) for shard, i in chosen]
+
+
+def evaluation_html(folder: Path, images: Path) -> str:
+    table = folder / "compositional.csv"
+    if not table.is_file():
+        return ""
+    with table.open(newline="") as f:
+        rows = list(csv.reader(f))
+    parts = ["<h2>Compositional evaluation</h2>", table_html(rows[0], rows[1:])]
+    for picture in sorted(folder.glob("*.png")):
+        target = images / f"eval_{picture.name}"
+        target.write_bytes(picture.read_bytes())
+        parts.append(f"<p><img src='images/{target.name}' alt='{html.escape(picture.stem)}'></p>")
+    return "\n".join(parts)
+
+
+def write_report(graphs: str | Path, out: str | Path, num_samples: int = 6, cross_edges=None,
+                 evaluation: str | Path | None = None, seed: int = 0) -> Path:
+    """Write out/index.html (+ out/images/) for the shards in `graphs`; returns the page's path."""
+    graphs, out = Path(graphs), Path(out)
+    document = manifest.read(graphs)
+    images = out / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    parts = [f"<h1>Graph shards: {html.escape(document['dataset'])}</h1>",
+             f"<p>{html.escape(str(graphs.resolve()))} &middot; built {html.escape(document['created'])} &middot; "
+             f"{len(document['shards'])} shards &middot; detector <code>{html.escape(document['detector']['weights'])}"
+             f"</code> (sha256 {document['detector']['sha256'][:12]}) &middot; spaCy "
+             f"<code>{html.escape(document['text_parser']['spacy_model'])}</code> "
+             f"{html.escape(document['text_parser']['spacy_model_version'])}</p>"]
+
+    counts = []
+    for table in ("tsg", "dsg"):
+        rows = read_columns(graphs, document, table, ["split", "status"]).to_pylist()
+        by_split = Counter((r["split"], r["status"]) for r in rows)
+        for split in sorted({s for s, _ in by_split}):
+            counts.append([table.upper(), split, by_split[(split, "ok")], by_split[(split, "error")]])
+    parts += ["<h2>Rows by status</h2>", table_html(["table", "split", "ok", "error"], counts)]
+
+    causes = Counter()
+    examples = {}
+    for table in ("tsg", "dsg"):
+        for row in read_columns(graphs, document, table, ["status", "error_message"]).to_pylist():
+            if row["status"] == "error":
+                cause = f"{table.upper()}: {error_cause(row['error_message'])}"
+                causes[cause] += 1
+                examples.setdefault(cause, row["error_message"])
+    if causes:
+        parts += ["<h2>Top error causes</h2>",
+                  table_html(["cause", "rows", "example"], [[c, n, examples[c]] for c, n in causes.most_common(10)])]
+    else:
+        parts.append("<h2>Top error causes</h2><p>No error rows.</p>")
+
+    parts.append("<h2>Sample graphs</h2>")
+    for k, (tsg_row, dsg_row) in enumerate(pick_samples(graphs, document, num_samples, seed)):
+        stem = f"sample{k:02d}"
+        draw_dsg(dsg_row, images / f"{stem}_dsg.png")
+        draw_tsg(tsg_row, images / f"{stem}_tsg.png")
+        hsg = ""
+        if cross_edges is not None:
+            draw_hsg(tsg_row, dsg_row, cross_edges(tsg_row, dsg_row), images / f"{stem}_hsg.png")
+            hsg = f"<div><img src='images/{stem}_hsg.png' alt='HSG cross edges'></div>"
+        parts.append(
+            f"<div class='sample'><p class='caption'><b>{html.escape(tsg_row['sample_id'])}</b> "
+            f"[{dsg_row['start']:.1f}, {dsg_row['end']:.1f}] s: &ldquo;{html.escape(tsg_row['caption'])}&rdquo;</p>"
+            f"<p><img src='images/{stem}_dsg.png' alt='DSG keyframes'></p>"
+            f"<div class='pair'><div><img src='images/{stem}_tsg.png' alt='TSG'></div>{hsg}</div></div>")
+    if evaluation is not None:
+        parts.append(evaluation_html(Path(evaluation), images))
+
+    page = out / "index.html"
+    page.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>Finsta graphs: "
+                    f"{html.escape(document['dataset'])}</title><style>{STYLE}</style></head><body>"
+                    + "\n".join(parts) + "</body></html>\n")
+    return page
