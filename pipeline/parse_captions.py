@@ -56,6 +56,14 @@ QUANTITY_NOUNS = {
     "bunch", "group", "pair", "couple", "lot", "lots", "number", "set", "stack", "pile", "row", "herd", "flock",
     "crowd", "bundle", "handful", "cluster", "collection", "variety", "kind", "type", "sort", "piece", "pieces",
     "team", "line", "series", "array", "assortment", "plenty", "school", "pack", "swarm", "loads", "dozens",
+    "bit", "bits", "slice", "slices", "chunk", "chunks", "patch", "mound", "clump", "strip", "heap",
+}
+# Containers: "a plate of food" is food on a plate, "a cup of coffee" coffee in a cup.
+SURFACE_CONTAINERS = {"plate", "plates", "tray", "trays", "platter", "dish", "dishes", "board", "pallet"}
+CONTAINERS = SURFACE_CONTAINERS | {
+    "cup", "cups", "glass", "glasses", "bowl", "bowls", "box", "boxes", "basket", "baskets", "bag", "bags",
+    "bottle", "bottles", "jar", "jars", "mug", "mugs", "bucket", "buckets", "pot", "pots", "can", "cans", "carton",
+    "vase", "pan", "bin", "crate", "crates", "container", "containers", "pitcher", "jug", "sack", "tub", "barrel",
 }
 # Part nouns that form complex prepositions: "on top of", "in front of", "on the side of".
 LOCATIVE_NOUNS = {
@@ -184,8 +192,23 @@ def _is_gerund_noun(token) -> bool:
 
 
 def _is_compound_subject(token) -> bool:
-    """"a giraffe laying on the ground": the parser hung the subject on the verb as a compound."""
-    return token.dep_ == "compound" and token.head.pos_ == "VERB" and token.i < token.head.i
+    """"a giraffe laying on the ground", "woman holding kite": the parser hung the subject on the verb as a
+    compound or a noun-phrase adverbial."""
+    return (token.dep_ in ("compound", "npadvmod") and token.head.pos_ == "VERB" and token.i < token.head.i
+            and token.pos_ in ("NOUN", "PROPN"))
+
+
+def _is_fronted_object(token) -> bool:
+    """"rope the man is holding": a noun before a verb that has a subject of its own is what the verb acts on."""
+    return _is_compound_subject(token) and any(c.dep_ in ("nsubj", "nsubjpass") for c in token.head.children)
+
+
+def _is_fragment_adjective(verb) -> bool:
+    """"crumpled paper behind a window": a caption opening with a participle that has an object and no subject
+    is a noun phrase whose adjective the parser took for a verb."""
+    return (verb.dep_ == "ROOT" and verb.tag_ in ("VBN", "VBD") and verb.i == verb.sent.start
+            and any(c.dep_ == "dobj" for c in verb.children)
+            and not any(c.dep_ in ("nsubj", "nsubjpass", "npadvmod", "compound") for c in verb.children))
 
 
 def _is_object_head(token) -> bool:
@@ -247,7 +270,7 @@ class _CaptionGraph:
             elif token.dep_ == "aux" and token.lemma_ == "have":
                 self._add_misparsed_have(token)
         for token in self.tokens:
-            if token.i in self.mention and token.pos_ != "PRON":
+            if (token.i in self.mention and token.pos_ != "PRON") or _is_quantity_noun(token):
                 self._add_noun_relations(token)
         for token in self.tokens:
             self._add_temporal_edges(token)
@@ -342,7 +365,7 @@ class _CaptionGraph:
         shade = None
         for child in token.children:
             if (child.dep_ == "amod" and child.lower_ not in NON_DESCRIPTIVE_ADJECTIVES and child.pos_ != "DET"
-                    and child.lower_ not in POSITION_WORDS):
+                    and child.lower_ not in POSITION_WORDS and not any(map(_is_compound_subject, child.children))):
                 if child.lower_ in SPATIAL_ADJECTIVES and any(c.dep_ == "prep" for c in child.children):
                     continue
                 if child.lower_ in SHADE_WORDS and self.tokens[child.i + 1].lower_ in COLOUR_WORDS:
@@ -415,11 +438,14 @@ class _CaptionGraph:
 
     def _subjects(self, verb) -> list[int]:
         for child in verb.children:
-            if child.dep_ in SUBJECT_DEPS or _is_compound_subject(child):
+            if child.dep_ in SUBJECT_DEPS or (_is_compound_subject(child) and not _is_fronted_object(child)):
                 return self._objects(child)
         if verb.dep_ in ("acl", "relcl") and verb.head.i in self.mention:
             if verb.dep_ == "acl" and verb.tag_ == "VBN":
                 return []
+            if verb.dep_ == "acl" and verb.head.dep_ == "conj" and verb.head.head.i in self.mention:
+                # "a man and a woman standing on the grass": the participle follows the whole coordination
+                return self._objects(verb.head.head)
             return self._objects(verb.head)
         if verb.dep_ in ("conj", "xcomp", "advcl", "dep") and verb.head.pos_ in ("VERB", "AUX"):
             return self._subjects(verb.head)
@@ -441,6 +467,13 @@ class _CaptionGraph:
         predicate = [verb] + particles
         verb_lemma = verb.lemma_.lower()
 
+        if _is_fragment_adjective(verb):
+            for noun in (c for c in verb.children if c.dep_ == "dobj"):
+                for obj in self._objects(noun):
+                    self.graph.add_attribute(obj, [verb], verb.lower_)
+                for words, objects in self._prepositions(verb):
+                    self._relation(self._objects(noun), words, objects)
+            return
         if verb_lemma == "be":
             relations = self._add_copula(verb)
         elif self._is_passive(verb):
@@ -457,7 +490,10 @@ class _CaptionGraph:
                 relations.append(self._relation(patients, predicate, []))
         else:
             subjects = self._subjects(verb)
-            direct = [n for c in verb.children if c.dep_ in ("dobj", "attr", "oprd") for n in self._objects(c)]
+            direct = [n for c in verb.children if c.dep_ in ("dobj", "attr", "oprd") or _is_fronted_object(c)
+                      for n in self._objects(c)]
+            if not direct and verb.dep_ == "amod" and verb.tag_ == "VBG" and subjects and verb.head.i in self.mention:
+                direct = self._objects(verb.head)  # "lady holding baby", parsed as "lady-holding baby"
             if verb.dep_ == "relcl":
                 for child in verb.children:
                     if child.dep_ == "dobj" and child.lower_ in RELATIVE_PRONOUNS or (
@@ -515,8 +551,12 @@ class _CaptionGraph:
             elif child.dep_ == "prep" and child.lower_ == "of":
                 if _is_quantity_noun(token):
                     continue
-                owners = [n for p in child.children if p.dep_ == "pobj" for n in self._objects(p)]
-                for owner in owners:
+                others = [n for p in child.children if p.dep_ == "pobj" for n in self._objects(p)]
+                if token.lower_ in CONTAINERS:
+                    where = "on" if token.lower_ in SURFACE_CONTAINERS else "in"
+                    self._relation(others, [child], objects, where)
+                    continue
+                for owner in others:
                     self._relation([owner], [child], objects, "have")
         for words, targets in self._prepositions(token):
             if words[0].lower_ == "with":
