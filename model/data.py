@@ -69,8 +69,11 @@ def check_shards(folder: str | Path) -> dict:
 
 def decode_keyframes(keyframes: list[bytes], size: int) -> torch.Tensor:
     """JPEG bytes -> float frames [T, 3, size, size] in [0, 1]."""
-    images = [np.asarray(Image.open(io.BytesIO(b)).convert("RGB").resize((size, size), Image.BILINEAR))
-              for b in keyframes]
+    images = []
+    for data in keyframes:
+        image = Image.open(io.BytesIO(data))
+        image.draft("RGB", (size, size))  # JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers `size`
+        images.append(np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR)))
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
 
 
@@ -162,12 +165,13 @@ class ShardStream(torch.utils.data.IterableDataset):
     """Samples of one split as (TextGraph, VideoGraph), streamed shard by shard; never a whole dataset in memory.
 
     Shards are split across Ray Train workers (rank, world_size) and DataLoader workers; with `shuffle`, the shard
-    order and a buffer of samples are shuffled anew each epoch (call set_epoch).
+    order and a buffer of samples are shuffled anew each epoch (call set_epoch). With `repeat`, one iteration runs
+    epoch after epoch without end, so DataLoader workers are not restarted per epoch.
     """
 
     def __init__(self, folder: str | Path, split: str, image_size: int = 32, num_frames: int = 8,
                  use_modifiers: bool = True, shuffle: bool = False, seed: int = 0, rank: int = 0,
-                 world_size: int = 1, shuffle_buffer: int = 256, read_batch_rows: int = 64):
+                 world_size: int = 1, shuffle_buffer: int = 256, read_batch_rows: int = 64, repeat: bool = False):
         super().__init__()
         self.folder = Path(folder)
         self.manifest = check_shards(self.folder)
@@ -175,7 +179,7 @@ class ShardStream(torch.utils.data.IterableDataset):
         self.use_modifiers, self.shuffle, self.seed = use_modifiers, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.shuffle_buffer, self.read_batch_rows = shuffle_buffer, read_batch_rows
-        self.epoch = 0
+        self.epoch, self.repeat = 0, repeat
         self.skipped = {"error": 0}
 
     def set_epoch(self, epoch: int) -> None:
@@ -213,6 +217,12 @@ class ShardStream(torch.utils.data.IterableDataset):
                       "or no keyframes", flush=True)
 
     def __iter__(self):
+        yield from self.one_epoch()
+        while self.repeat:
+            self.epoch += 1
+            yield from self.one_epoch()
+
+    def one_epoch(self):
         rng = random.Random(self.seed + self.epoch + 1000 * self.rank)
         buffer = []
         for text, video in self.rows():

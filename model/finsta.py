@@ -142,7 +142,8 @@ class FinstaModel(nn.Module):
              + self.object_text(object_embed) + self.object_box(box_features(video.box)))
         x = x.index_add(0, video.unary_index, self.unary(unary_embed))
         edge_attr = self.predicate(edge_embed)
-        video_nodes = self.rgtrm(x, video.edge_index, edge_attr, video.link_index, video.frame, video.box)
+        candidate = self.rgtrm.spatial_step(x, video.edge_index, edge_attr)
+        video_nodes = self.rgtrm.temporal(candidate, video.link_index, video.frame, video.box)
         out["video_nodes"] = video_nodes
         video_pool = scatter(video_nodes, video.batch, dim=0, dim_size=num_graphs, reduce="mean")
         out["graph_video"] = self.video_graph_head(video_pool) + self.video_global(clip.pooled)
@@ -158,7 +159,7 @@ class FinstaModel(nn.Module):
                    coreference=(object_nodes[pick], groups, rank))
         if with_shuffle:
             frame, links = shuffled_frames(video)
-            out["video_nodes_shuffled"] = self.rgtrm(x, video.edge_index, edge_attr, links, frame, video.box)
+            out["video_nodes_shuffled"] = self.rgtrm.temporal(candidate, links, frame, video.box)
             out["frame_shuffled"] = frame
         return out
 

@@ -167,8 +167,15 @@ class RGTrm(nn.Module):
         nn.init.zeros_(self.kernel_gate)
 
     def forward(self, x, edge_index, edge_attr, link_index, frame, box):
+        return self.temporal(self.spatial_step(x, edge_index, edge_attr), link_index, frame, box)
+
+    def spatial_step(self, x, edge_index, edge_attr) -> torch.Tensor:
+        """Candidate states c [N, dim]; they do not depend on frame order, so a reordered clip reuses them."""
         index, attr = with_reverse_and_self_loops(edge_index, edge_attr, x.shape[0], self.reverse, self.self_loop)
-        candidate = self.spatial(x, index, attr)
+        return self.spatial(x, index, attr)
+
+    def temporal(self, candidate, link_index, frame, box) -> torch.Tensor:
+        """Memory states m [N, dim] from candidates carried along `link_index` in `frame` order."""
         if not self.use_temporal_links or link_index.shape[1] == 0:
             return self.norm(candidate)
         source, target = link_index

@@ -56,7 +56,7 @@ class TrainConfig:
     cpus_per_worker: float = 1.0
     use_gpu: bool = False
     precision: str = "fp32"
-    loader_workers: int = 0
+    loader_workers: int = 1
     max_failures: int = 0
     seed: int = 0
     train_split: str = "train"

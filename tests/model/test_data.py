@@ -81,3 +81,10 @@ def test_shuffle_changes_order_between_epochs_but_not_content(tiny_shards):
     second = [t.sample_id for t, _ in stream]
     assert sorted(first) == sorted(second) and first != second
     assert torch.is_tensor(next(iter(stream))[1].frames)
+
+
+def test_repeat_runs_epoch_after_epoch(tiny_shards):
+    stream = ShardStream(tiny_shards, "train", 16, 4, shuffle=True, repeat=True)
+    batches = iter(loader(stream, batch_size=4))
+    ids = [t.sample_id for _ in range(5) for t in next(batches).__getitem__(0).to_data_list()]
+    assert len(ids) == 20 and len(set(ids[:8])) == 8 and sorted(ids[:8]) == sorted(ids[8:16])
