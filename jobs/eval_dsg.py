@@ -19,7 +19,7 @@ from pipeline.evaluate_dsg import EvalDSGConfig, evaluate, format_table
 
 def main(argv=None) -> int:
     config = config_from_args(EvalDSGConfig, parser_for(EvalDSGConfig, __doc__).parse_args(argv))
-    if not (Path(config.data_root) / "val_1.json").is_file():
+    if not (Path(config.data_root) / "val_1.json").is_file() or not (Path(config.data_root) / "videos").is_dir():
         print(f"[eval-dsg] no demo data in {config.data_root}; generating it", flush=True)
         subprocess.run([sys.executable, "-m", "pipeline.demo.generate", "--out", config.data_root], check=True,
                        cwd=REPO)
