@@ -105,9 +105,10 @@ def autocast(config: TrainConfig, device: torch.device):
 
 
 def save_state(folder: str, model: nn.Module, optimizer, step: int, epoch: int, batch_in_epoch: int,
-               config: TrainConfig) -> None:
+               config: TrainConfig, resumed_from: int | None) -> None:
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
-                "batch_in_epoch": batch_in_epoch, "config": asdict(config)}, Path(folder) / STATE_FILE)
+                "batch_in_epoch": batch_in_epoch, "resumed_from": resumed_from, "config": asdict(config)},
+               Path(folder) / STATE_FILE)
 
 
 def load_state(folder: str | Path) -> dict:
@@ -126,7 +127,7 @@ def train_loop(loop_config: dict) -> None:
     torch.manual_seed(config.seed)
     model = build_model(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    step, epoch, skip_batches = 0, 0, 0
+    step, epoch, skip_batches, resumed_from = 0, 0, 0, None
     checkpoint = ray.train.get_checkpoint()
     if checkpoint:
         with checkpoint.as_directory() as folder:
@@ -134,6 +135,7 @@ def train_loop(loop_config: dict) -> None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, epoch, skip_batches = state["step"], state["epoch"], state["batch_in_epoch"]
+        resumed_from = step
         if rank == 0:
             print(f"resumed from checkpoint at step {step} (epoch {epoch}, batch {skip_batches})", flush=True)
     module = ray.train.torch.prepare_model(LossModule(model), parallel_strategy_kwargs={"find_unused_parameters": True})
@@ -151,10 +153,11 @@ def train_loop(loop_config: dict) -> None:
             return
         with tempfile.TemporaryDirectory() as folder:
             if rank == 0:
-                save_state(folder, model, optimizer, step, epoch, batch_in_epoch, config)
+                save_state(folder, model, optimizer, step, epoch, batch_in_epoch, config, resumed_from)
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder) if rank == 0 else None)
 
-    done = config.max_steps and step >= config.max_steps
+    done = bool(config.max_steps) and step >= config.max_steps
+    batch_in_epoch = skip_batches
     while epoch < config.epochs and not done:
         train_stream.set_epoch(epoch)
         batch_in_epoch = 0
@@ -199,7 +202,8 @@ def train_loop(loop_config: dict) -> None:
         out.write_text(json.dumps(results, indent=2))
     flat = {f"{path}_{direction}_{k}": v for path, directions in results.items() if isinstance(directions, dict)
             for direction, recalls in directions.items() for k, v in recalls.items()}
-    ray.train.report({"step": step, "epoch": epoch, "final": 1, **flat})
+    # With a checkpoint, so that Result.metrics (the latest checkpoint's) carries the retrieval figures.
+    report({"step": step, "epoch": epoch, "final": 1, **flat}, batch_in_epoch, with_checkpoint=True)
 
 
 def train(config: TrainConfig):

@@ -1,0 +1,77 @@
+"""Ray Train end to end on tiny shards: checkpoints, resume, a kill -9 mid-run, retrieval R@K. Slow (starts Ray)."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.trainer import STATE_FILE, TrainConfig, load_state
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = {"image_size": 32, "num_frames": 4, "batch_size": 4, "dim": 32, "num_layers": 1, "loader_workers": 0}
+
+
+def test_config_rejects_relative_paths_and_unknown_precision(tmp_path):
+    with pytest.raises(ValueError, match="absolute"):
+        TrainConfig(graphs="out/demo/graphs", run_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(graphs=str(tmp_path), run_dir=str(tmp_path), precision="fp8")
+
+
+def test_pretrain_cli_rejects_unknown_flags():
+    out = subprocess.run([sys.executable, "jobs/pretrain.py", "--graphs", "/g", "--run-dir", "/r", "--bogus", "1"],
+                         cwd=ROOT, capture_output=True, text=True, check=False)
+    assert out.returncode == 2 and "unrecognized arguments: --bogus" in out.stderr
+
+
+@pytest.mark.slow
+def test_train_checkpoints_resumes_and_evaluates(tiny_shards, tmp_path):
+    from model.trainer import train
+
+    config = TrainConfig(graphs=str(tiny_shards), run_dir=str(tmp_path), max_steps=3, checkpoint_every=2, **SMALL)
+    first = train(config)
+    with first.checkpoint.as_directory() as folder:
+        state = load_state(folder)  # weights_only=True
+    assert state["step"] == 3 and state["resumed_from"] is None
+    assert all(torch.is_tensor(v) for v in state["model"].values())
+    second = train(TrainConfig(**{**config.__dict__, "max_steps": 5}))
+    with second.checkpoint.as_directory() as folder:
+        state = load_state(folder)
+    assert state["step"] == 5 and state["resumed_from"] == 3
+    results = json.loads((tmp_path / "finsta" / "retrieval.json").read_text())
+    assert results["num_pairs"] == 4 and set(results) == {"num_pairs", "backbone", "graph"}
+    assert second.metrics["final"] == 1 and "graph_t2v_R@1" in second.metrics
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_last_checkpoint(tiny_shards, tmp_path):
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items()]
+    command = [sys.executable, "jobs/pretrain.py", "--graphs", str(tiny_shards), "--run-dir", str(tmp_path),
+               "--epochs", "40", "--checkpoint-every", "2", *flags]
+    run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and len(list((tmp_path / "finsta").glob(f"checkpoint_*/{STATE_FILE}"))) < 2:
+            time.sleep(1)
+        assert run.poll() is None, "the first run ended before it could be killed"
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    killed_at = max(load_state(p.parent)["step"] for p in (tmp_path / "finsta").glob(f"checkpoint_*/{STATE_FILE}"))
+    assert killed_at >= 2
+    rerun = subprocess.run([*command, f"--max-steps={killed_at + 2}"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    log = rerun.stdout + rerun.stderr
+    resumed_at = int(re.search(r"resumed from checkpoint at step (\d+)", log).group(1))
+    assert 2 <= resumed_at <= killed_at
+    assert f"step {resumed_at + 1:5d} epoch" in log and "step     1 epoch" not in log
+    assert "graph    t2v  R@1" in log
