@@ -54,3 +54,15 @@ def test_frames_reach_ultralytics_in_bgr_and_rows_keep_their_frames(random_yolo_
     out = detector(batch)
     assert len(seen) == 3 and (seen[0][..., 2] == 255).all() and (seen[0][..., 0] == 0).all()
     assert [len(d) for d in out["detections"]] == [2, 0, 1]
+
+
+@pytest.mark.gpu
+def test_gpu_and_cpu_find_the_same_boxes(random_yolo_weights):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    frames = [np.random.default_rng(1).integers(0, 255, (120, 160, 3), dtype=np.uint8)]
+    cpu = Detector(str(random_yolo_weights), imgsz=160, conf=1e-6, device="cpu").detect(frames)[0]
+    gpu = Detector(str(random_yolo_weights), imgsz=160, conf=1e-6, device="cuda:0").detect(frames)[0]
+    assert len(gpu) == len(cpu) and np.allclose(gpu.boxes, cpu.boxes, atol=1e-3)

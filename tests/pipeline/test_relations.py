@@ -3,6 +3,7 @@ import pytest
 
 from pipeline.relations import (
     FEATURE_NAMES,
+    PAIR_PREDICATES,
     MLPRelationHead,
     Relater,
     Thresholds,
@@ -122,3 +123,14 @@ def test_relater_uses_a_plugged_in_head():
     found = triples(Relater(head=AlwaysNear()).relate(objects, [0.0]), objects)
     assert found == {(0, 0, "near", 1), (0, 1, "near", 0)}
     assert pair_features([0, 0, 0.1, 0.1], [0.5, 0, 0.6, 0.1], (0, 0), (0, 0))[0] == pytest.approx(0.5)
+
+
+def test_relation_head_cli_trains_on_demo_ground_truth(tmp_path, capsys):
+    from pipeline.demo import generate
+    from pipeline.relations import main
+
+    generate.generate(tmp_path / "demo", generate.DemoConfig(num_videos=3, val_fraction=0.34), detection=False,
+                      verbose=False)
+    assert main(["--data-root", str(tmp_path / "demo"), "--out", str(tmp_path / "head.pt"), "--epochs", "50"]) == 0
+    assert MLPRelationHead.load(tmp_path / "head.pt").predicates == PAIR_PREDICATES
+    assert "| left of |" in capsys.readouterr().out
