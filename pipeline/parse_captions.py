@@ -86,11 +86,13 @@ DIRECTION_ADVERBS = {
 }
 # Dependency labels the parser gives a direction word after a verb ("moves left": advmod, acomp, even dobj).
 DIRECTION_DEPS = {"prt", "advmod", "acomp", "advcl", "dobj", "npadvmod", "oprd", "xcomp", "amod"}
+MOTION_WORDS = {"toward", "towards", "away", "closer", "farther", "further", "past", "onto", "into"}
 THEN_ADVERBS = {"then", "afterwards", "afterward", "later", "subsequently", "finally", "eventually", "next"}
 WHILE_ADVERBS = {"meanwhile", "simultaneously"}
 NOT_MODIFIERS = {"when", "where", "how", "why", "there", "here", "also", "too", "just", "as", "so", "very", "even"}
-PERSON_PRONOUNS = {"he", "she", "him", "her", "they", "them", "his", "hers", "their", "we", "us", "i", "me", "you"}
-THING_PRONOUNS = {"it", "its", "they", "them", "their"}
+# Pronouns that refer back to whom the sentence is about (its subject), not to the nearest noun.
+TOPIC_PRONOUNS = {"he", "she", "him", "her", "they", "them", "his", "hers", "their", "we", "us", "i", "me", "you"}
+THING_PRONOUNS = {"it", "its"}
 STANDALONE_PRONOUNS = {"he", "she", "someone", "somebody", "everyone", "everybody", "anyone"}
 RELATIVE_PRONOUNS = {"who", "whom", "which", "that", "whose"}
 DEFINITE_DETERMINERS = {"the", "this", "that", "these", "those"}
@@ -193,9 +195,15 @@ def _is_gerund_noun(token) -> bool:
 
 def _is_compound_subject(token) -> bool:
     """"a giraffe laying on the ground", "woman holding kite": the parser hung the subject on the verb as a
-    compound or a noun-phrase adverbial."""
-    return (token.dep_ in ("compound", "npadvmod") and token.head.pos_ == "VERB" and token.i < token.head.i
+    compound, a noun-phrase adverbial or even an adjective."""
+    return (token.dep_ in ("compound", "npadvmod", "amod") and token.head.pos_ == "VERB" and token.i < token.head.i
             and token.pos_ in ("NOUN", "PROPN"))
+
+
+def _is_nominal_adjective(token) -> bool:
+    """"the yellow square moves": a subject tagged as an adjective is still a thing."""
+    return (token.pos_ == "ADJ" and token.dep_ in ("nsubj", "nsubjpass")
+            and any(c.dep_ in ("det", "amod") and c.i < token.i for c in token.children))
 
 
 def _is_fronted_object(token) -> bool:
@@ -211,8 +219,21 @@ def _is_fragment_adjective(verb) -> bool:
             and not any(c.dep_ in ("nsubj", "nsubjpass", "npadvmod", "compound") for c in verb.children))
 
 
+def _is_direction_word(token) -> bool:
+    """"moves right (of the star)": a direction after a verb, whatever part of speech the parser gave it."""
+    if token.lower_ not in DIRECTION_ADVERBS or token.head.pos_ not in ("VERB", "AUX") or token.i < token.head.i:
+        return False
+    if token.lower_ in ("left", "right") and token.i == token.head.i + 1:
+        return True  # even when parsed as the verb "left" ("moves left quickly")
+    return token.dep_ in DIRECTION_DEPS and all(c.dep_ in ("prep", "advmod") for c in token.children)
+
+
 def _is_object_head(token) -> bool:
     if _is_gerund_noun(token):
+        return True
+    if _is_direction_word(token):
+        return False
+    if _is_nominal_adjective(token):
         return True
     if token.pos_ not in ("NOUN", "PROPN"):
         return False
@@ -234,6 +255,8 @@ class _CaptionGraph:
         self.subject_nodes = []  # object nodes seen as grammatical subjects, in order
         self.events = {}  # verb token index -> its relation nodes
         self.in_predicate = set()  # tokens already part of a predicate ("left" in "moves left of"): not events
+        self.deferred = {}  # verb token index -> the complement verb that carries its event ("begins playing")
+        self.direction_phrases = {}  # verb token index -> ["to", "left"] of "moves to the left"  # tokens already part of a predicate ("left" in "moves left of"): not events
 
     def _relation(self, subjects, predicate_tokens, objects, lemma=None):
         """A relation node; its lemma is the verb's lemma and the other words as written ("move left of").
@@ -255,8 +278,42 @@ class _CaptionGraph:
             self.in_predicate.update(t.i for t in predicate_tokens[1:])
         return node
 
+    def _find_direction_phrases(self) -> None:
+        """"moves to the left (quickly)": a direction, not a place named "left"; found on the words themselves,
+        since the parser often reads "quickly" as the object of "to"."""
+        words = [t.lower_ for t in self.tokens]
+        for i in range(len(words) - 2):
+            if (words[i] in ("to", "toward", "towards") and words[i + 1] == "the" and words[i + 2] in ("left", "right")
+                    and (i + 3 == len(words) or words[i + 3] != "of")):
+                verb = i - 1
+                while verb >= 0 and self.tokens[verb].pos_ == "ADV":
+                    verb -= 1
+                if verb >= 0 and self.tokens[verb].pos_ == "VERB":
+                    self.direction_phrases[verb] = [self.tokens[i], self.tokens[i + 2]]
+                    self.in_predicate.update((i, i + 2))
+        for i in range(2, len(words)):
+            # "comes into view", "goes out of sight": how something appears or vanishes, not a place
+            if words[i] in ("view", "sight") and words[i - 1] in ("into", "of", "from"):
+                start = i - 1
+                while start > 0 and self.tokens[start - 1].pos_ in ("ADP", "ADV") and words[start - 1] != "to":
+                    start -= 1
+                verb = start - 1
+                if verb >= 0 and self.tokens[verb].pos_ == "VERB":
+                    phrase = self.direction_phrases.setdefault(verb, [])
+                    phrase.extend(t for t in self.tokens[start:i + 1] if t not in phrase)
+                    self.in_predicate.update(range(start, i + 1))
+        for i in range(1, len(words)):
+            # "moves right slowly": the parser may hang "right" on the adverb; it still says where the verb goes.
+            if (words[i] in ("left", "right") and self.tokens[i - 1].pos_ == "VERB" and i - 1 not in self.in_predicate
+                    and (i + 1 == len(words) or words[i + 1] != "of") and self.tokens[i].head.i != i - 1):
+                self.direction_phrases.setdefault(i - 1, []).append(self.tokens[i])
+                self.in_predicate.add(i)
+
     def build(self) -> TSGBuilder:
+        self._find_direction_phrases()
         for token in self.tokens:
+            if token.i in self.in_predicate:
+                continue
             if _is_object_head(token):
                 self._add_object(token)
             elif token.pos_ == "PRON":
@@ -272,6 +329,9 @@ class _CaptionGraph:
         for token in self.tokens:
             if (token.i in self.mention and token.pos_ != "PRON") or _is_quantity_noun(token):
                 self._add_noun_relations(token)
+        for verb, complement in sorted(self.deferred.items(), reverse=True):
+            if complement in self.events:
+                self.events[verb] = self.events[complement]
         for token in self.tokens:
             self._add_temporal_edges(token)
         return self.graph
@@ -328,7 +388,7 @@ class _CaptionGraph:
             if relcl.dep_ == "relcl" and relcl.head.i in self.mention:
                 self.mention[token.i] = self.mention[relcl.head.i]
             return
-        if word not in PERSON_PRONOUNS and word not in THING_PRONOUNS and word not in STANDALONE_PRONOUNS:
+        if word not in TOPIC_PRONOUNS and word not in THING_PRONOUNS and word not in STANDALONE_PRONOUNS:
             return
         earlier = [(i, self.mention[i]) for i in sorted(self.mention) if i < token.i]
         if not earlier:
@@ -336,7 +396,7 @@ class _CaptionGraph:
             if word in STANDALONE_PRONOUNS:
                 self.mention[token.i] = self.graph.add_node("object", [token], token.lower_)
             return
-        if token.dep_ == "poss" or (word in PERSON_PRONOUNS and word not in THING_PRONOUNS):
+        if token.dep_ == "poss" or (word in TOPIC_PRONOUNS and word not in THING_PRONOUNS):
             # "his", "her", "its", "he": the one the sentence is about, its subject or its head noun.
             topics = [node for i, node in earlier if self.tokens[i].dep_ in ("nsubj", "nsubjpass", "ROOT")]
             self.mention[token.i] = topics[-1] if topics else earlier[-1][1]
@@ -436,9 +496,11 @@ class _CaptionGraph:
                         if objects:
                             yield [child] + words, objects
 
-    def _subjects(self, verb) -> list[int]:
+    def _subjects(self, verb, inherited: bool = False) -> list[int]:
+        """Who does `verb`; `inherited`: asked for a verb that shares it ("is seen standing", "was hit and fell")."""
+        subject_deps = SUBJECT_DEPS | {"nsubjpass"} if inherited else SUBJECT_DEPS
         for child in verb.children:
-            if child.dep_ in SUBJECT_DEPS or (_is_compound_subject(child) and not _is_fronted_object(child)):
+            if child.dep_ in subject_deps or (_is_compound_subject(child) and not _is_fronted_object(child)):
                 return self._objects(child)
         if verb.dep_ in ("acl", "relcl") and verb.head.i in self.mention:
             if verb.dep_ == "acl" and verb.tag_ == "VBN":
@@ -448,7 +510,7 @@ class _CaptionGraph:
                 return self._objects(verb.head.head)
             return self._objects(verb.head)
         if verb.dep_ in ("conj", "xcomp", "advcl", "dep") and verb.head.pos_ in ("VERB", "AUX"):
-            return self._subjects(verb.head)
+            return self._subjects(verb.head, inherited=True)
         if verb.dep_ == "conj" and verb.head.dep_ in ("acl", "relcl") or verb.dep_ == "acl":
             return self._subjects(verb.head) if verb.head.pos_ in ("VERB", "AUX") else self._objects(verb.head)
         return []
@@ -463,10 +525,18 @@ class _CaptionGraph:
             return
         relations = []
         particles = [c for c in verb.children if c.dep_ == "prt" or (
-            c.dep_ in DIRECTION_DEPS and c.i > verb.i and c.lower_ in DIRECTION_ADVERBS and not list(c.children))]
+            _is_direction_word(c) and not any(g.dep_ == "prep" for g in c.children))]
+        particles += self.direction_phrases.get(verb.i, [])
         predicate = [verb] + particles
         verb_lemma = verb.lemma_.lower()
 
+        complement = next((c for c in verb.children if c.dep_ == "xcomp" and c.pos_ in ("VERB", "AUX")
+                           and not _is_direction_word(c)), None)
+        if complement is not None and verb.lemma_ != "be" and not any(
+                c.dep_ in ("dobj", "prep", "dative", "agent") for c in verb.children):
+            # "begins playing the guitar", "is seen speaking": the event is the complement's.
+            self.deferred[verb.i] = complement.i
+            return
         if _is_fragment_adjective(verb):
             for noun in (c for c in verb.children if c.dep_ == "dobj"):
                 for obj in self._objects(noun):
@@ -510,8 +580,14 @@ class _CaptionGraph:
         if not relations:
             return
         self.events[verb.i] = relations
-        for child in verb.children:
-            if self._is_manner_modifier(child):
+        # Manner adverbs of the verb, also those the parser hung on its direction ("moves left quickly").
+        candidates = list(verb.children) + [g for p in predicate[1:] for g in p.children]
+        after = predicate[-1].i + 1
+        if particles and after < len(self.tokens) and self.tokens[after].dep_ == "pobj":
+            candidates.append(self.tokens[after])  # "to the right quickly", "quickly" read as the object of "to"
+        for child in sorted(set(candidates), key=lambda t: t.i):
+            if self._is_manner_modifier(child) or (child.dep_ == "pobj" and child.pos_ == "ADV"
+                                                   and child.lower_.endswith("ly")):
                 modifier = self.graph.add_node("modifier", [child], child.lemma_.lower())
                 for relation in relations:
                     self.graph.add_edge(relation, modifier, "modifier")
@@ -581,6 +657,14 @@ class _CaptionGraph:
             earlier = self._previous_event(token)
             if earlier is not None:
                 self.graph.add_edge(earlier, later, "before" if word in THEN_ADVERBS else "while")
+        elif token.dep_ == "prep" and word in ("after", "before") and any(
+                c.dep_ == "pobj" and c.lower_ in ("that", "this") for c in token.children):
+            # "A. After that, B" is "A, then B"; "A. Before that, B" the other way round.
+            head = token.head
+            if head.i in self.events:
+                later, earlier = self.events[head.i][0], self._previous_event(token)
+                if earlier is not None:
+                    self.graph.add_edge(*((earlier, later) if word == "after" else (later, earlier)), "before")
         elif token.dep_ in ("mark", "prep") and word in ("after", "before", "while", "until"):
             clause = token.head if token.dep_ == "mark" else next(
                 (c for c in token.children if c.dep_ == "pcomp"), None)
@@ -601,7 +685,9 @@ class _CaptionGraph:
 
     def _previous_event(self, marker):
         """The event told just before `marker` ("A, then B"): the last clause-level verb before it."""
-        verbs = [i for i in self.events if i < marker.i and self.tokens[i].dep_ not in ("acl", "relcl", "amod")]
+        before = [i for i in self.events if i < marker.i and self.events[i] != self.events.get(marker.head.i)]
+        main_clause = [i for i in before if self.tokens[i].dep_ not in ("acl", "relcl", "amod", "advcl", "xcomp", "pcomp")]
+        verbs = main_clause or before
         return self.events[max(verbs)][0] if verbs else None
 
 
@@ -630,14 +716,22 @@ def _misparsed_verbs(doc, verbs: set) -> list:
     for token in doc:
         if token.tag_ != "NNS" or _verb_base(token.lower_, verbs) is None:
             continue
-        clausal = token.dep_ in ("ccomp", "advcl", "dep", "xcomp")
+        clausal = token.dep_ in ("ccomp", "advcl", "dep", "xcomp") or (token.dep_ == "conj" and token.head.pos_ == "VERB")
         particle = any(c.dep_ in ("prt", "nsubj") for c in token.children)
         participle_after = any(c.dep_ == "acl" and c.i == token.i + 1 and c.tag_ in ("VBN", "VBD")
                                for c in token.children)
         second_subject = token.dep_ == "nsubj" and sum(c.dep_ == "nsubj" for c in token.head.children) > 1
+        # "circle moves left" read as "circle-moves left(VBD)"; "a ... moves" is "a" before a plural noun.
+        direction_as_verb = token.dep_ == "nsubj" and token.head.i == token.i + 1 and token.head.lower_ in (
+            DIRECTION_ADVERBS)
+        singular_determiner = any(c.dep_ == "det" and c.lower_ in ("a", "an", "each", "every") for c in token.children)
+        # Nouns take no manner adverb ("slides quickly") and rarely a direction ("moves toward", "moves away").
+        manner = any(c.dep_ == "advmod" and c.lower_.endswith("ly") for c in token.children)
+        motion = any(c.lower_ in MOTION_WORDS and c.dep_ in ("prep", "advmod") and c.i > token.i for c in token.children)
         modified = any(c.dep_ in ("compound", "amod", "nsubj") and c.tag_ in ("NN", "NNP", "JJ") and c.i < token.i
                        for c in token.children)
-        if modified and (clausal or particle or participle_after or second_subject):
+        if particle or manner or (modified and (clausal or participle_after or second_subject or direction_as_verb
+                                                 or singular_determiner or motion)):
             found.append(token)
     return found
 
