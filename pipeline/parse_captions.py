@@ -214,7 +214,7 @@ def _is_fronted_object(token) -> bool:
 def _is_fragment_adjective(verb) -> bool:
     """"crumpled paper behind a window": a caption opening with a participle that has an object and no subject
     is a noun phrase whose adjective the parser took for a verb."""
-    return (verb.dep_ == "ROOT" and verb.tag_ in ("VBN", "VBD") and verb.i == verb.sent.start
+    return (verb.dep_ == "ROOT" and verb.tag_ in ("VBN", "VBD") and (verb.i == 0 or verb.is_sent_start)
             and any(c.dep_ == "dobj" for c in verb.children)
             and not any(c.dep_ in ("nsubj", "nsubjpass", "npadvmod", "compound") for c in verb.children))
 

@@ -163,6 +163,24 @@ def test_demo_motion_captions(parser, caption, predicate):
     assert r["relations"][0][1] == predicate and r["relations"][0][0] in ("square", "circle", "star")
 
 
+@pytest.mark.parametrize("caption, relation, modifier", [
+    ("The purple triangle slides to the left quickly.", ["triangle", "slide to left", None], "quickly"),
+    ("While the green star moves right slowly, the circle goes up.", ["star", "move right", None], "slowly"),
+    ("The blue triangle goes out of view.", ["triangle", "go out of view", None], None),
+])
+def test_demo_direction_phrases_are_part_of_the_predicate(parser, caption, relation, modifier):
+    r = record(parser, caption)
+    assert r["relations"][0] == relation
+    assert "left" not in r["objects"] and "right" not in r["objects"] and "view" not in r["objects"]
+    assert r["modifiers"] == ([[0, modifier]] if modifier else [])
+
+
+def test_after_that_orders_sentences(parser):
+    r = record(parser, "The red star disappears. After that, the blue triangle slides down.")
+    assert r["relations"] == [["star", "disappear", None], ["triangle", "slide down", None]]
+    assert r["temporal"] == [[0, "before", 1]]
+
+
 def test_adverbs_become_modifiers_of_their_relation(parser):
     r = record(parser, "a man quickly hands a red cup to a woman")
     assert ["man", "hand", "cup"] in r["relations"] and ["man", "hand to", "woman"] in r["relations"]
