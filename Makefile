@@ -13,7 +13,7 @@ RUN ?= $(OUT)/runs/pretrain
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo build-graphs pretrain eval-dsg eval report detector test test-all bench lint clean
+.PHONY: help install demo build-graphs pretrain eval-dsg eval-tsg eval report detector test test-all bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ pretrain: install ## train Finsta on GRAPHS through `ray job submit` on a local 
 
 eval-dsg: install ## DSG quality against the demo ground truth: detection, tracking, relations
 	$(PY) jobs/eval_dsg.py --data-root data/demo $(ARGS)
+
+eval-tsg: install ## caption parser P/R/F1 on the FACTUAL dev set (../shared/eval)
+	$(PY) jobs/eval_tsg.py $(ARGS)
 
 eval: install ## compositional retrieval benchmark and ablation table on the demo
 	$(PY) jobs/evaluate.py --data-root data/demo --out out/demo/eval $(ARGS)

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     graphs, pictures = out / "graphs", out / "pictures"
 
     print("== 1/3 build graphs (demo videos are generated on first use)", flush=True)
-    build = run(BuildGraphsConfig(dataset="demo", data_root=args.data_root, out=str(graphs), imgsz=320))
+    build = run(BuildGraphsConfig(dataset="demo", data_root=args.data_root, out=str(graphs)))
     print(f"   {build['ok']} ok / {build['error']} error samples in {build['seconds']} s", flush=True)
 
     print("== 2/3 train Finsta on the shards (Ray Train, CPU)", flush=True)

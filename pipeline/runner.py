@@ -43,7 +43,7 @@ class BuildGraphsConfig:
     device: str = setting("auto", "detector device: auto (cuda when Ray sees GPUs), cpu, cuda, cuda:1")
     num_frames: int = setting(8, "keyframes sampled uniformly per caption segment")
     sample_fps: float | None = setting(None, "sample keyframes at this rate instead of --num-frames")
-    imgsz: int = setting(640, "detector input size")
+    imgsz: int | None = setting(None, "detector input size; default: the size the weights were trained at, else 640")
     conf: float = setting(0.25, "detection score threshold")
     iou: float = setting(0.7, "detector NMS IoU threshold")
     max_det: int = setting(50, "max detections per keyframe")
@@ -130,11 +130,18 @@ def resolve_weights(config: BuildGraphsConfig) -> Path:
     return weights.resolve()
 
 
-def stage_kwargs(config: BuildGraphsConfig, weights: Path, device: str) -> tuple[dict, dict]:
+def trained_imgsz(weights: Path) -> int:
+    """The input size an ultralytics checkpoint was trained at (640 when it does not say)."""
+    from ultralytics import YOLO
+
+    return int(((YOLO(str(weights)).ckpt or {}).get("train_args") or {}).get("imgsz") or 640)
+
+
+def stage_kwargs(config: BuildGraphsConfig, weights: Path, device: str, imgsz: int) -> tuple[dict, dict]:
     tsg_kwargs = {"model_name": config.spacy_model, "batch_size": config.tsg_batch_size,
                   "max_chars": config.max_caption_chars}
     dsg_kwargs = {"weights": str(weights), "device": device, "num_frames": config.num_frames,
-                  "sample_fps": config.sample_fps, "imgsz": config.imgsz, "conf": config.conf, "iou": config.iou,
+                  "sample_fps": config.sample_fps, "imgsz": imgsz, "conf": config.conf, "iou": config.iou,
                   "max_det": config.max_det, "batch_size": config.dsg_batch_size,
                   "keyframe_size": config.keyframe_size}
     return tsg_kwargs, dsg_kwargs
@@ -187,7 +194,8 @@ def prepare(config: BuildGraphsConfig, device: str) -> tuple[list[dict], ShardWr
     rows = datasets.read_samples(config.dataset, config.data_root, **options)
     if config.limit is not None:
         rows = rows[: config.limit]
-    settings = dataclasses.asdict(config) | {"weights": str(weights), "weights_sha256": file_sha256(weights)}
+    settings = dataclasses.asdict(config) | {"weights": str(weights), "weights_sha256": file_sha256(weights),
+                                             "imgsz": config.imgsz or trained_imgsz(weights)}
     header = {"dataset": config.dataset, "pipeline_config": settings,
               "detector": {"weights": str(weights), "sha256": settings["weights_sha256"]},
               "text_parser": spacy_model_info(config.spacy_model)}
@@ -199,7 +207,7 @@ def prepare(config: BuildGraphsConfig, device: str) -> tuple[list[dict], ShardWr
     check_resume_settings(out, settings)
     writer = ShardWriter(out, header, max_rows=config.rows_per_shard, max_bytes=config.max_shard_mb * 2**20)
     todo = [row for row in rows if row["sample_id"] not in writer.done_ids]
-    tsg_kwargs, dsg_kwargs = stage_kwargs(config, weights, device)
+    tsg_kwargs, dsg_kwargs = stage_kwargs(config, weights, device, settings["imgsz"])
     return todo, writer, tsg_kwargs, dsg_kwargs
 
 

@@ -22,12 +22,12 @@ def demo(tmp_path_factory):
 
 def test_demo_to_shards_to_training(demo, tmp_path):
     graphs = tmp_path / "graphs"
-    summary = run(BuildGraphsConfig(dataset="demo", data_root=str(demo), out=str(graphs), imgsz=320,
-                                    rows_per_shard=8))
+    summary = run(BuildGraphsConfig(dataset="demo", data_root=str(demo), out=str(graphs), rows_per_shard=8))
     annotations = [json.loads((demo / name).read_text()) for name in ("train.json", "val_1.json")]
     segments = sum(len(entry["sentences"]) for split in annotations for entry in split.values())
     document = manifest.read(graphs)
     assert summary["samples"] == segments and len(document["shards"]) == -(-segments // 8)
+    assert document["pipeline_config"]["imgsz"] == 320  # the size the demo detector was trained at
     for shard in document["shards"]:
         tsg.validate(pq.read_table(graphs / shard["tsg_path"]))
         dsg.validate(pq.read_table(graphs / shard["dsg_path"]))
