@@ -135,7 +135,7 @@ class TSGBuilder:
     def add_relation(self, subjects: list[int], predicate_tokens, objects: list[int], lemma: str | None = None):
         """One relation node joining every subject to every object; None when there is no subject."""
         subjects = list(dict.fromkeys(subjects))
-        objects = [o for o in dict.fromkeys(objects) if o not in subjects or len(objects) > 1]
+        objects = [o for o in dict.fromkeys(objects) if o not in subjects]  # a thing related to itself says nothing
         if not subjects:
             return None
         node = self.add_node("relation", predicate_tokens, lemma)
@@ -148,10 +148,10 @@ class TSGBuilder:
 
 def _conjuncts(token) -> list:
     """The token and the tokens coordinated with it ("a woman and a child")."""
+    nominal = ("NOUN", "PROPN", "PRON")
     out = [token]
     for child in token.children:
-        if child.dep_ == "conj" and child.pos_ == token.pos_ or (child.dep_ == "conj" and child.pos_ in ("NOUN", "PROPN")
-                                                                 and token.pos_ in ("NOUN", "PROPN", "PRON")):
+        if child.dep_ == "conj" and (child.pos_ == token.pos_ or (child.pos_ in nominal and token.pos_ in nominal)):
             out.extend(_conjuncts(child))
     return out
 
@@ -252,11 +252,10 @@ class _CaptionGraph:
         self.tokens = list(doc)  # made once: iterating a Doc builds new Token objects each time
         self.graph = TSGBuilder(words)
         self.mention = {}  # token index -> object node
-        self.subject_nodes = []  # object nodes seen as grammatical subjects, in order
         self.events = {}  # verb token index -> its relation nodes
         self.in_predicate = set()  # tokens already part of a predicate ("left" in "moves left of"): not events
         self.deferred = {}  # verb token index -> the complement verb that carries its event ("begins playing")
-        self.direction_phrases = {}  # verb token index -> ["to", "left"] of "moves to the left"  # tokens already part of a predicate ("left" in "moves left of"): not events
+        self.direction_phrases = {}  # verb token index -> ["to", "left"] of "moves to the left"
 
     def _relation(self, subjects, predicate_tokens, objects, lemma=None):
         """A relation node; its lemma is the verb's lemma and the other words as written ("move left of").
@@ -428,7 +427,7 @@ class _CaptionGraph:
                     and child.lower_ not in POSITION_WORDS and not any(map(_is_compound_subject, child.children))):
                 if child.lower_ in SPATIAL_ADJECTIVES and any(c.dep_ == "prep" for c in child.children):
                     continue
-                if child.lower_ in SHADE_WORDS and self.tokens[child.i + 1].lower_ in COLOUR_WORDS:
+                if child.lower_ in SHADE_WORDS and child.i + 1 < token.i and self.tokens[child.i + 1].lower_ in COLOUR_WORDS:
                     shade = child  # "dark green leaves": one colour, not "dark" and "green"
                     continue
                 self._add_adjective(obj, child, shade if shade is not None and shade.i == child.i - 1 else None)
@@ -870,7 +869,12 @@ class CaptionParser:
         graphs = {}
         docs = self.nlp.pipe((caption for _, caption in todo), batch_size=self.batch_size)
         for (i, caption), doc in zip(todo, docs):
-            tsg = parse_doc(doc, self.nlp)
+            try:
+                tsg = parse_doc(doc, self.nlp)
+            except (IndexError, KeyError, ValueError, TypeError, AttributeError, StopIteration) as error:
+                # a rule bug on one odd caption must not lose the batch; the row says why
+                errors[i] = f"sample '{batch['sample_id'][i]}': caption rules failed ({type(error).__name__}: {error})"
+                continue
             if not any(node["kind"] == "object" for node in tsg["nodes"]):
                 short = caption if len(caption) <= 80 else caption[:77] + "..."
                 errors[i] = f"sample '{batch['sample_id'][i]}': no object found in caption '{short}'"
