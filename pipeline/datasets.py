@@ -36,9 +36,12 @@ def resolve_inside(data_root: Path, relative: str) -> tuple[Path | None, str | N
 
 
 def index_videos(data_root: Path) -> dict[str, Path]:
-    """Map each video file's stem to its path, for datasets that name videos by id only."""
+    """Map each video file's stem to its path, for datasets that name videos by id only.
+
+    When several files share a stem, the one nearest the root wins (videos/x.mp4 over extra/videos/x.mp4).
+    """
     index = {}
-    for path in sorted(data_root.rglob("*")):
+    for path in sorted(data_root.rglob("*"), key=lambda p: (len(p.parts), p)):
         if path.suffix.lower() in VIDEO_EXTENSIONS and path.stem not in index:
             index[path.stem] = path
     return index
@@ -162,7 +165,8 @@ def read_samples(dataset: str, data_root: str | Path, **options) -> list[dict]:
         raise ValueError(f"Unknown dataset '{dataset}'; known datasets: {', '.join(sorted(READERS))}.")
     if dataset != "demo" and not Path(data_root).is_dir():  # the demo is generated on first use
         raise FileNotFoundError(f"DATA_ROOT {data_root} is not a folder; pass the dataset's folder as --data-root.")
-    rows = READERS[dataset](data_root, **options)
+    # Absolute paths: Ray workers on other nodes (or with another working directory) open the videos.
+    rows = READERS[dataset](Path(data_root).resolve(), **options)
     seen = set()
     for row in rows:
         if row["sample_id"] in seen:

@@ -54,7 +54,8 @@ class BuildGraphsConfig:
     max_shard_mb: int = setting(128, "max in-memory MB per shard before it is written")
     dsg_actors: int | None = setting(None, "DSG actors; default one per GPU, else one per CPU Ray sees")
     tsg_actors: int = setting(1, "caption parser actors")
-    dsg_batch_size: int = setting(8, "samples per DSG batch")
+    dsg_batch_size: int = setting(8, "samples per DSG actor batch")
+    detect_batch_size: int = setting(32, "keyframes per detector call (raise it on a GPU)")
     tsg_batch_size: int = setting(256, "captions per parser batch")
     limit: int | None = setting(None, "only the first N samples (quick looks, benchmarks)")
     overwrite: bool = setting(False, "delete existing shards in --out and start over")
@@ -142,7 +143,7 @@ def stage_kwargs(config: BuildGraphsConfig, weights: Path, device: str, imgsz: i
                   "max_chars": config.max_caption_chars}
     dsg_kwargs = {"weights": str(weights), "device": device, "num_frames": config.num_frames,
                   "sample_fps": config.sample_fps, "imgsz": imgsz, "conf": config.conf, "iou": config.iou,
-                  "max_det": config.max_det, "batch_size": config.dsg_batch_size,
+                  "max_det": config.max_det, "batch_size": config.detect_batch_size,
                   "keyframe_size": config.keyframe_size}
     return tsg_kwargs, dsg_kwargs
 

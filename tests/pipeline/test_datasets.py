@@ -15,6 +15,7 @@ def write(path, text=b"video"):
 def test_activitynet_reads_segments_and_finds_videos_by_id(tmp_path):
     write(tmp_path / "videos" / "v_abc.mp4")
     write(tmp_path / "videos" / "def.mkv")  # ActivityNet mirrors often drop the v_ prefix
+    write(tmp_path / "aaa" / "other" / "v_abc.mp4")  # a deeper same-named file must not win
     annotations = {
         "v_abc": {"duration": 10.0, "timestamps": [[0.0, 4.0], [3.0, 9.5]], "sentences": ["A man runs.", "He jumps."]},
         "v_def": {"duration": 5.0, "timestamps": [[1.0, 2.0]], "sentences": ["A dog sits."]},
@@ -30,6 +31,7 @@ def test_activitynet_reads_segments_and_finds_videos_by_id(tmp_path):
     assert by_id["v_abc#1"]["start"] == 3.0 and by_id["v_abc#1"]["end"] == 9.5
     assert by_id["v_abc#1"]["caption"] == "He jumps." and by_id["v_abc#1"]["split"] == "train"
     assert by_id["v_def#0"]["video_path"].endswith("def.mkv")
+    assert by_id["v_abc#0"]["video_path"] == str(tmp_path / "videos" / "v_abc.mp4")
     assert by_id["v_missing#0"]["status"] == "error" and "not found" in by_id["v_missing#0"]["error_message"]
     assert by_id["v_bad#0"]["status"] == "error" and "start < end" in by_id["v_bad#0"]["error_message"]
     with pytest.raises(ValueError, match="occurs twice"):
