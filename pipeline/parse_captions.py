@@ -201,9 +201,23 @@ def _is_compound_subject(token) -> bool:
 
 
 def _is_nominal_adjective(token) -> bool:
-    """"the yellow square moves": a subject tagged as an adjective is still a thing."""
-    return (token.pos_ == "ADJ" and token.dep_ in ("nsubj", "nsubjpass")
-            and any(c.dep_ in ("det", "amod") and c.i < token.i for c in token.children))
+    """"the yellow square moves", "leaves on the trees are red": a subject tagged as an adjective or a verb is
+    still a thing."""
+    if token.dep_ not in ("nsubj", "nsubjpass"):
+        return False
+    if token.pos_ == "VERB" and token.tag_ in ("VBZ", "NNS"):
+        return True
+    return (token.pos_ == "ADJ" and any(c.dep_ in ("det", "amod") and c.i < token.i for c in token.children)
+            and _split_noun(token) is None)
+
+
+def _split_noun(adjective):
+    """"the purple square below the circle goes up" parsed as purple(nsubj) -> square(acl): the noun right after
+    the adjective is the thing."""
+    for child in adjective.children:
+        if child.i == adjective.i + 1 and child.pos_ in ("NOUN", "PROPN") and child.dep_ in ("acl", "appos", "dep"):
+            return child
+    return None
 
 
 def _is_fronted_object(token) -> bool:
@@ -317,8 +331,17 @@ class _CaptionGraph:
                 self._add_object(token)
             elif token.pos_ == "PRON":
                 self._resolve_pronoun(token)
+        aliases = set()  # adjectives standing for the noun after them
         for token in self.tokens:
-            if token.i in self.mention and token.pos_ != "PRON":
+            noun = _split_noun(token) if token.pos_ == "ADJ" and token.dep_ in ("nsubj", "nsubjpass") else None
+            if noun is not None and noun.i not in self.mention:
+                self._add_object(noun)
+            if noun is not None:
+                self.mention[token.i] = self.mention[noun.i]
+                self._add_adjective(self.mention[noun.i], token)
+                aliases.add(token.i)
+        for token in self.tokens:
+            if token.i in self.mention and token.pos_ != "PRON" and token.i not in aliases:
                 self._add_noun_attributes(token)
         for token in self.tokens:
             if token.pos_ in ("VERB", "AUX") and token.dep_ not in ("aux", "auxpass"):
@@ -649,32 +672,37 @@ class _CaptionGraph:
         return False
 
     # time
+    def _event_of(self, token):
+        """The first relation node of the event `token` belongs to: its own, or that of the nearest head that has
+        one ("then" hung on the subject noun, "while" on the direction word "left")."""
+        for _ in range(6):
+            if token.i in self.events:
+                return self.events[token.i][0]
+            if token.head.i == token.i:
+                return None
+            token = token.head
+        return None
+
     def _add_temporal_edges(self, token) -> None:
         word = token.lower_
-        if token.dep_ == "advmod" and (word in THEN_ADVERBS or word in WHILE_ADVERBS) and token.head.i in self.events:
-            later = self.events[token.head.i][0]
-            earlier = self._previous_event(token)
-            if earlier is not None:
+        if token.dep_ == "advmod" and (word in THEN_ADVERBS or word in WHILE_ADVERBS):
+            later, earlier = self._event_of(token.head), self._previous_event(token)
+            if later is not None and earlier is not None and later != earlier:
                 self.graph.add_edge(earlier, later, "before" if word in THEN_ADVERBS else "while")
         elif token.dep_ == "prep" and word in ("after", "before") and any(
                 c.dep_ == "pobj" and c.lower_ in ("that", "this") for c in token.children):
             # "A. After that, B" is "A, then B"; "A. Before that, B" the other way round.
-            head = token.head
-            if head.i in self.events:
-                later, earlier = self.events[head.i][0], self._previous_event(token)
-                if earlier is not None:
-                    self.graph.add_edge(*((earlier, later) if word == "after" else (later, earlier)), "before")
+            later, earlier = self._event_of(token.head), self._previous_event(token)
+            if later is not None and earlier is not None and later != earlier:
+                self.graph.add_edge(*((earlier, later) if word == "after" else (later, earlier)), "before")
         elif token.dep_ in ("mark", "prep") and word in ("after", "before", "while", "until"):
             clause = token.head if token.dep_ == "mark" else next(
                 (c for c in token.children if c.dep_ == "pcomp"), None)
-            if clause is None or clause.i not in self.events:
+            if clause is None or clause.i not in self.events or clause.head.i == clause.i:
                 return
-            main = clause.head
-            while main.i not in self.events and main.head.i != main.i and main.pos_ not in ("VERB", "AUX"):
-                main = main.head
-            if main.i not in self.events or main.i == clause.i:
+            sub_event, main_event = self.events[clause.i][0], self._event_of(clause.head)
+            if main_event is None or main_event == sub_event:
                 return
-            sub_event, main_event = self.events[clause.i][0], self.events[main.i][0]
             if word == "after":
                 self.graph.add_edge(sub_event, main_event, "before")
             elif word in ("before", "until"):
@@ -684,7 +712,8 @@ class _CaptionGraph:
 
     def _previous_event(self, marker):
         """The event told just before `marker` ("A, then B"): the last clause-level verb before it."""
-        before = [i for i in self.events if i < marker.i and self.events[i] != self.events.get(marker.head.i)]
+        own = self._event_of(marker.head)
+        before = [i for i in self.events if i < marker.i and self.events[i][0] != own]
         main_clause = [i for i in before if self.tokens[i].dep_ not in ("acl", "relcl", "amod", "advcl", "xcomp", "pcomp")]
         verbs = main_clause or before
         return self.events[max(verbs)][0] if verbs else None
@@ -716,9 +745,9 @@ def _misparsed_verbs(doc, verbs: set) -> list:
         if token.tag_ != "NNS" or _verb_base(token.lower_, verbs) is None:
             continue
         clausal = token.dep_ in ("ccomp", "advcl", "dep", "xcomp") or (token.dep_ == "conj" and token.head.pos_ == "VERB")
-        particle = any(c.dep_ in ("prt", "nsubj") for c in token.children)
+        particle = any(c.dep_ == "prt" for c in token.children)
         participle_after = any(c.dep_ == "acl" and c.i == token.i + 1 and c.tag_ in ("VBN", "VBD")
-                               for c in token.children)
+                               and c.lower_ in DIRECTION_ADVERBS for c in token.children)
         second_subject = token.dep_ == "nsubj" and sum(c.dep_ == "nsubj" for c in token.head.children) > 1
         # "circle moves left" read as "circle-moves left(VBD)"; "a ... moves" is "a" before a plural noun.
         direction_as_verb = token.dep_ == "nsubj" and token.head.i == token.i + 1 and token.head.lower_ in (
@@ -727,6 +756,10 @@ def _misparsed_verbs(doc, verbs: set) -> list:
         # Nouns take no manner adverb ("slides quickly") and rarely a direction ("moves toward", "moves away").
         manner = any(c.dep_ == "advmod" and c.lower_.endswith("ly") for c in token.children)
         motion = any(c.lower_ in MOTION_WORDS and c.dep_ in ("prep", "advmod") and c.i > token.i for c in token.children)
+        after = [t.lower_ for t in doc[token.i + 1:token.i + 4]]
+        # "square slides to the right", "star moves left(VBD)": a direction right after the word
+        motion = motion or after[:1] in (["left"], ["right"]) or (after[:2] == ["to", "the"] and after[2:] in (
+            ["left"], ["right"]))
         modified = any(c.dep_ in ("compound", "amod", "nsubj") and c.tag_ in ("NN", "NNP", "JJ") and c.i < token.i
                        for c in token.children)
         if particle or manner or (modified and (clausal or participle_after or second_subject or direction_as_verb
@@ -747,7 +780,8 @@ def repair_parse(nlp, doc):
     fixed = nlp(text)
     if len(fixed) != len(doc):
         return doc
-    if all(fixed[i].pos_ == "VERB" and any(c.dep_ == "nsubj" for c in fixed[i].children) for i in replaced):
+    if all(fixed[i].pos_ == "VERB" and any(c.dep_ == "nsubj" and c.pos_ in ("NOUN", "PROPN", "PRON")
+                                           for c in fixed[i].children) for i in replaced):
         return fixed
     return doc
 
