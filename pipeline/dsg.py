@@ -59,6 +59,32 @@ class DSGBuilder:
         return self.detector.info
 
     def __call__(self, batch: dict) -> dict:
+        """DSG rows for a batch; captions of the same clip segment (MSR-VTT has 20 per video) share one build."""
+        rows = len(batch["sample_id"])
+        keys = [(str(p), float(s), float(e)) if status == STATUS_OK else i
+                for i, (p, s, e, status) in enumerate(zip(batch["video_path"], batch["start"], batch["end"],
+                                                           batch["status"]))]
+        first = {}
+        for i, key in enumerate(keys):
+            first.setdefault(key, i)
+        if len(first) == rows:
+            return self.build(batch)
+        unique = sorted(first.values())
+        built = self.build({name: [values[i] for i in unique] for name, values in batch.items()})
+        position = {i: k for k, i in enumerate(unique)}
+        out = {name: [] for name in dsg.SCHEMA.names}
+        for i, key in enumerate(keys):
+            k = position[first[key]]
+            for name in dsg.SCHEMA.names:
+                out[name].append(built[name][k])
+            for name in ("sample_id", "video_id", "split"):
+                out[name][-1] = batch[name][i]
+            message = out["error_message"][-1]
+            if message and message.startswith(f"{built['sample_id'][k]}: "):
+                out["error_message"][-1] = f"{batch['sample_id'][i]}: " + message.split(": ", 1)[1]
+        return out
+
+    def build(self, batch: dict) -> dict:
         rows = len(batch["sample_id"])
         order = list(dict.fromkeys(str(path) for path in batch["video_path"]))
         chunks = [[i for i in range(rows) if str(batch["video_path"][i]) == path] for path in order]

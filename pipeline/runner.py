@@ -227,10 +227,8 @@ def check_resume_settings(out: Path, settings: dict) -> None:
 def finish(writer: ShardWriter, progress: Progress) -> dict:
     writer.flush()
     document = writer.write_manifest()
-    summary = progress.summary() | {"out": str(writer.out), "status_counts": document["status_counts"],
-                                    "shards": len(document["shards"])}
-    print(progress.line(), file=sys.stderr)
-    return summary
+    return progress.summary() | {"out": str(writer.out), "status_counts": document["status_counts"],
+                                 "shards": len(document["shards"])}
 
 
 def run_plain(config: BuildGraphsConfig) -> dict:

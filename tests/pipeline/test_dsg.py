@@ -88,3 +88,18 @@ def test_settings_switch_attributes_off_and_load_a_relation_head(random_yolo_wei
     assert all(o["attributes"] == [] for o in out["objects"][0])
     pair_predicates = {r["predicate"] for r in out["relations"][0] if r["object"] is not None}
     assert pair_predicates == {"near"}
+
+
+def test_captions_of_one_segment_share_one_build(random_yolo_weights, tiny_video, broken_videos, make_batch):
+    builder = DSGBuilder(str(random_yolo_weights), num_frames=2, imgsz=160, conf=1e-6, max_det=5, keyframe_size=64)
+    calls = []
+    build = builder.build
+    builder.build = lambda batch: calls.append(list(batch["sample_id"])) or build(batch)
+    batch = make_batch([(tiny_video, 0.0, 1.0), (broken_videos["text"], 0.0, 1.0), (tiny_video, 0.0, 1.0),
+                        (broken_videos["text"], 0.0, 1.0), (tiny_video, 0.5, 1.9)])
+    out = builder(batch)
+    assert calls == [["s0", "s1", "s4"]]
+    assert out["sample_id"] == ["s0", "s1", "s2", "s3", "s4"] and out["video_id"][2] == "v2"
+    assert out["objects"][2] == out["objects"][0] and out["keyframes"][2] == out["keyframes"][0]
+    assert out["status"][3] == STATUS_ERROR and out["error_message"][3].startswith("s3: ")
+    dsg.validate(pa.Table.from_pydict(out, schema=dsg.SCHEMA))
