@@ -106,7 +106,8 @@ def read_msrvtt(data_root: str | Path) -> list[dict]:
         error = None if path else f"video '{video_id}' not found under {data_root} with any of {VIDEO_EXTENSIONS}"
         rows.append(sample_row(make_sample_id(video_id, i), video_id, split_of.get(video_id, "train"),
                                path or video_id, 0.0, math.inf, sentence.get("caption"), error))
-    return rows
+    # A video's 20 captions side by side land in one DSG batch, which builds their shared clip once.
+    return sorted(rows, key=lambda row: row["video_id"])
 
 
 def read_generic(data_root: str | Path, annotations: str | Path) -> list[dict]:

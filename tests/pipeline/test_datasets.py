@@ -53,7 +53,7 @@ def test_msrvtt_reads_captions_with_csv_splits(tmp_path):
                                                                        "ret0,msr1,video1,a car\n")
     rows = datasets.read_samples("msrvtt", tmp_path)
     assert [(r["sample_id"], r["split"], r["caption"]) for r in rows] == [
-        ("video0#0", "train", "a cat"), ("video1#0", "test", "a car"), ("video0#1", "train", "a kitten")]
+        ("video0#0", "train", "a cat"), ("video0#1", "train", "a kitten"), ("video1#0", "test", "a car")]
     assert all(r["start"] == 0.0 and math.isinf(r["end"]) and r["status"] == "ok" for r in rows)
 
 
