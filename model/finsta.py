@@ -92,20 +92,17 @@ class FinstaModel(nn.Module):
         self.video_head = nn.Linear(text_dim, dim)
         self.text_head = nn.Linear(text_dim, dim)
         # Graph inputs.
-        self.node_text = nn.Linear(text_dim, dim)
+        # One projection for every string of both graphs (node words, detection classes, predicates): "red circle"
+        # in a caption and "red circle" from the detector start out as the same vector.
+        self.words = nn.Linear(text_dim, dim)
         self.node_kind = nn.Embedding(len(NODE_KINDS), dim)
         self.region = nn.Linear(token_dim, dim)
-        self.object_text = nn.Linear(text_dim, dim)
         self.object_box = nn.Linear(8, dim)
-        self.unary = nn.Linear(text_dim, dim)
-        self.predicate = nn.Linear(text_dim, dim)
         self.gtrm = GTrm(dim, len(EDGE_KINDS), PE_DIM, num_layers, num_heads)
         self.rgtrm = RGTrm(dim, num_heads, use_stgd=use_stgd, use_temporal_links=use_temporal_links)
         # Graph path outputs and the fine-grained heads.
         self.text_graph_head = nn.Linear(dim, dim)
         self.video_graph_head = nn.Linear(dim, dim)
-        self.caption_global = nn.Linear(text_dim, dim)
-        self.video_global = nn.Linear(text_dim, dim)
         self.video_predicate = nn.Sequential(nn.Linear(3 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.text_predicate = nn.Linear(dim, dim)
 
@@ -133,20 +130,20 @@ class FinstaModel(nn.Module):
         clip = self.backbone.encode_video(video.frames)
         out = {"backbone_video": self.video_head(clip.pooled), "backbone_text": self.text_head(captions)}
 
-        text_nodes, text_pool = self.gtrm(self.node_text(node_embed) + self.node_kind(text.node_kind), text.edge_index,
+        text_nodes, text_pool = self.gtrm(self.words(node_embed) + self.node_kind(text.node_kind), text.edge_index,
                                           text.edge_kind, text.pe, text.batch, num_graphs)
         out["text_nodes"] = text_nodes
-        out["graph_text"] = self.text_graph_head(text_pool) + self.caption_global(captions)
+        out["graph_text"] = self.text_graph_head(text_pool)
 
         x = (self.region(roi_pool(clip.tokens, clip.grid, video.batch, video.frame, video.box))
-             + self.object_text(object_embed) + self.object_box(box_features(video.box)))
-        x = x.index_add(0, video.unary_index, self.unary(unary_embed))
-        edge_attr = self.predicate(edge_embed)
+             + self.words(object_embed) + self.object_box(box_features(video.box)))
+        x = x.index_add(0, video.unary_index, self.words(unary_embed))
+        edge_attr = self.words(edge_embed)
         candidate = self.rgtrm.spatial_step(x, video.edge_index, edge_attr)
         video_nodes = self.rgtrm.temporal(candidate, video.link_index, video.frame, video.box)
         out["video_nodes"] = video_nodes
         video_pool = scatter(video_nodes, video.batch, dim=0, dim_size=num_graphs, reduce="mean")
-        out["graph_video"] = self.video_graph_head(video_pool) + self.video_global(clip.pooled)
+        out["graph_video"] = self.video_graph_head(video_pool)
 
         # HSG coreference: text object phrases against detection texts, per clip (detached: a choice, not a path).
         group, num_groups = hsg.track_groups(video.batch, video.track)

@@ -1,7 +1,8 @@
 """Ray Train: the only file that touches it. TorchTrainer workers stream shards, train, checkpoint, resume, evaluate.
 
 Checkpoints (model, optimizer, step, epoch, config) are torch.save'd dicts of tensors and plain values in Ray Train
-checkpoints under run_dir/name; a rerun with the same run_dir and name resumes from the latest one, and they are
+checkpoints under run_dir/name (with metrics.jsonl, one line per step, and retrieval.json); a rerun with the same
+run_dir and name resumes from the latest checkpoint, and they are
 read back with torch.load(weights_only=True).
 """
 
@@ -47,11 +48,11 @@ class TrainConfig:
     image_size: int = 64
     num_frames: int = 8
     batch_size: int = 16
-    epochs: int = 8
+    epochs: int = 30
     max_steps: int = 0
     lr: float = 1e-3
     weight_decay: float = 0.01
-    checkpoint_every: int = 20
+    checkpoint_every: int = 50
     num_workers: int = 1
     cpus_per_worker: float = 1.0
     use_gpu: bool = False
@@ -147,15 +148,15 @@ def train_loop(loop_config: dict) -> None:
         print(f"data: {config.graphs}: {len(train_stream.manifest['shards'])} shards, status counts {counts}; "
               "samples with status 'error' are skipped", flush=True)
 
-    def report(metrics: dict, batch_in_epoch: int, with_checkpoint: bool) -> None:
-        if not with_checkpoint:
-            ray.train.report(metrics)
-            return
+    def report(metrics: dict, batch_in_epoch: int) -> None:
+        """A Ray Train report with a checkpoint (rank 0 writes it); per-step metrics go to stdout and metrics.jsonl."""
         with tempfile.TemporaryDirectory() as folder:
             if rank == 0:
                 save_state(folder, model, optimizer, step, epoch, batch_in_epoch, config, resumed_from)
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder) if rank == 0 else None)
 
+    metrics_log = Path(config.run_dir) / config.name / "metrics.jsonl"
+    metrics_log.parent.mkdir(parents=True, exist_ok=True)
     done = bool(config.max_steps) and step >= config.max_steps
     batch_in_epoch = skip_batches
     while epoch < config.epochs and not done:
@@ -176,21 +177,23 @@ def train_loop(loop_config: dict) -> None:
             scaler.step(optimizer)
             scaler.update()
             step, batch_in_epoch = step + 1, batch_in_epoch + 1
-            finished = time.perf_counter()
             metrics = {k: float(v.detach()) for k, v in terms.items()}
-            metrics.update(step=step, epoch=epoch, data_wait_s=started - waited, step_s=finished - waited)
+            metrics.update(step=step, epoch=epoch, batch_size=text.num_graphs, data_wait_s=started - waited,
+                           step_s=time.perf_counter() - waited)
             if rank == 0:
                 print(f"step {step:5d} epoch {epoch} " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                                                                  if k not in ("step", "epoch")), flush=True)
+                with metrics_log.open("a") as f:
+                    f.write(json.dumps(metrics) + "\n")
             done = bool(config.max_steps) and step >= config.max_steps
-            report(metrics, batch_in_epoch, with_checkpoint=done or step % config.checkpoint_every == 0)
+            if done or step % config.checkpoint_every == 0:
+                report(metrics, batch_in_epoch)
             if done:
                 break
             waited = time.perf_counter()
         skip_batches = 0
         if not done:
-            epoch += 1
-            report({"step": step, "epoch": epoch}, 0, with_checkpoint=True)
+            epoch, batch_in_epoch = epoch + 1, 0
 
     results = {}
     if rank == 0:
@@ -203,7 +206,7 @@ def train_loop(loop_config: dict) -> None:
     flat = {f"{path}_{direction}_{k}": v for path, directions in results.items() if isinstance(directions, dict)
             for direction, recalls in directions.items() for k, v in recalls.items()}
     # With a checkpoint, so that Result.metrics (the latest checkpoint's) carries the retrieval figures.
-    report({"step": step, "epoch": epoch, "final": 1, **flat}, batch_in_epoch, with_checkpoint=True)
+    report({"step": step, "epoch": epoch, "final": 1, **flat}, batch_in_epoch)
 
 
 def train(config: TrainConfig):
