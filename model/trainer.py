@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from model.backbones import build_backbone
-from model.data import ShardStream, loader
+from model.data import ShardStream, collate, loader
 from model.evaluate import format_retrieval, retrieval
 from model.finsta import BackboneOnly, FinstaModel
 
@@ -116,6 +116,18 @@ def load_state(folder: str | Path) -> dict:
     return torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
 
 
+def train_step(module: nn.Module, optimizer, scaler, text, video, config: TrainConfig, device: torch.device) -> dict:
+    """One optimiser step on one batch (both train_loop and fit run this); returns the loss terms."""
+    module.train()
+    with autocast(config, device):
+        terms = module(text, video)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(terms["loss"]).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return terms
+
+
 def train_loop(loop_config: dict) -> None:
     """Runs on every Ray Train worker."""
     import ray.train
@@ -169,13 +181,7 @@ def train_loop(loop_config: dict) -> None:
                 waited = time.perf_counter()
                 continue
             started = time.perf_counter()
-            module.train()
-            with autocast(config, device):
-                terms = module(text.to(device), video.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(terms["loss"]).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            terms = train_step(module, optimizer, scaler, text.to(device), video.to(device), config, device)
             step, batch_in_epoch = step + 1, batch_in_epoch + 1
             metrics = {k: float(v.detach()) for k, v in terms.items()}
             metrics.update(step=step, epoch=epoch, batch_size=text.num_graphs, data_wait_s=started - waited,
@@ -226,3 +232,33 @@ def train(config: TrainConfig):
     result = trainer.fit()
     print(f"checkpoint: {result.checkpoint.path if result.checkpoint else None}", flush=True)
     return result
+
+
+def fit(config: TrainConfig, pairs: list | None = None, device: str = "cpu") -> nn.Module:
+    """Train in this process, without Ray: the same model, losses and step as train_loop; returns the model.
+
+    For many short runs (the compositional benchmark), where Ray Train's start-up would dominate. `pairs`, a list of
+    (TextGraph, VideoGraph) already decoded, replaces the streamed train split. No checkpoints, no resume.
+    """
+    device = torch.device(device)
+    torch.manual_seed(config.seed)
+    model = build_model(config).to(device)
+    module = LossModule(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scaler = torch.amp.GradScaler(enabled=config.precision == "fp16" and device.type == "cuda")
+    train_stream = None if pairs is not None else stream(config, config.train_split, shuffle=True)
+    step = 0
+    for epoch in range(config.epochs):
+        if train_stream is not None:
+            train_stream.set_epoch(epoch)
+            batches = loader(train_stream, config.batch_size, config.loader_workers)
+        else:
+            order = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+            batches = torch.utils.data.DataLoader(pairs, batch_size=config.batch_size, shuffle=True,
+                                                  collate_fn=collate, generator=order)
+        for text, video in batches:
+            train_step(module, optimizer, scaler, text.to(device), video.to(device), config, device)
+            step += 1
+            if config.max_steps and step >= config.max_steps:
+                return model
+    return model
