@@ -208,7 +208,13 @@ def _is_nominal_adjective(token) -> bool:
     if token.pos_ == "VERB" and token.tag_ in ("VBZ", "NNS"):
         return True
     return (token.pos_ == "ADJ" and any(c.dep_ in ("det", "amod") and c.i < token.i for c in token.children)
-            and _split_noun(token) is None)
+            and _split_noun(token) is None and not _is_misparsed_amod(token))
+
+
+def _is_misparsed_amod(token) -> bool:
+    """"The purple(nsubj) square(nsubj) ... moves": an adjective hung as subject on the noun right after it."""
+    return token.pos_ == "ADJ" and token.dep_ == "nsubj" and token.head.i == token.i + 1 and token.head.pos_ in (
+        "NOUN", "PROPN")
 
 
 def _split_noun(adjective):
@@ -270,6 +276,8 @@ class _CaptionGraph:
         self.in_predicate = set()  # tokens already part of a predicate ("left" in "moves left of"): not events
         self.deferred = {}  # verb token index -> the complement verb that carries its event ("begins playing")
         self.direction_phrases = {}  # verb token index -> ["to", "left"] of "moves to the left"
+        self.clause_preps = {}  # "before" read as a preposition -> the verb of the clause it opens
+        self.clause_subjects = {}  # that verb's index -> its subject, read as the preposition's object
 
     def _relation(self, subjects, predicate_tokens, objects, lemma=None):
         """A relation node; its lemma is the verb's lemma and the other words as written ("move left of").
@@ -343,6 +351,7 @@ class _CaptionGraph:
         for token in self.tokens:
             if token.i in self.mention and token.pos_ != "PRON" and token.i not in aliases:
                 self._add_noun_attributes(token)
+        self._find_clause_prepositions()
         for token in self.tokens:
             if token.pos_ in ("VERB", "AUX") and token.dep_ not in ("aux", "auxpass"):
                 self._add_event(token)
@@ -357,6 +366,19 @@ class _CaptionGraph:
         for token in self.tokens:
             self._add_temporal_edges(token)
         return self.graph
+
+    def _find_clause_prepositions(self) -> None:
+        """"moves toward the circle before the square goes down", parsed as before(prep) -> square(pobj) and
+        goes(advcl) without a subject: "before" opens a clause whose subject is that noun."""
+        for prep in self.tokens:
+            if prep.dep_ != "prep" or prep.lower_ not in ("after", "before", "while", "until"):
+                continue
+            noun = next((c for c in prep.children if c.dep_ == "pobj"), None)
+            clause = next((c for c in prep.head.children if c.dep_ == "advcl" and noun is not None
+                           and c.i > noun.i and not any(g.dep_ in ("nsubj", "nsubjpass") for g in c.children)), None)
+            if clause is not None:
+                self.clause_preps[prep.i] = clause
+                self.clause_subjects[clause.i] = noun
 
     def _add_misparsed_have(self, have) -> None:
         """"the bird has beak": the parser made "has" an auxiliary of the noun (or its adjective) it owns."""
@@ -446,7 +468,8 @@ class _CaptionGraph:
         obj = self.mention[token.i]
         shade = None
         for child in token.children:
-            if (child.dep_ == "amod" and child.lower_ not in NON_DESCRIPTIVE_ADJECTIVES and child.pos_ != "DET"
+            if ((child.dep_ == "amod" or _is_misparsed_amod(child)) and child.lower_ not in NON_DESCRIPTIVE_ADJECTIVES
+                    and child.pos_ != "DET"
                     and child.lower_ not in POSITION_WORDS and not any(map(_is_compound_subject, child.children))):
                 if child.lower_ in SPATIAL_ADJECTIVES and any(c.dep_ == "prep" for c in child.children):
                     continue
@@ -507,6 +530,8 @@ class _CaptionGraph:
     def _prepositions(self, head):
         """Every (predicate tokens, objects) hanging off `head` through a preposition."""
         for child in head.children:
+            if child.i in self.clause_preps:
+                continue
             if child.dep_ in ("prep", "dative") and child.pos_ == "ADP":
                 words, objects = self._prepositional_objects(child)
                 if objects:
@@ -521,6 +546,8 @@ class _CaptionGraph:
     def _subjects(self, verb, inherited: bool = False) -> list[int]:
         """Who does `verb`; `inherited`: asked for a verb that shares it ("is seen standing", "was hit and fell")."""
         subject_deps = SUBJECT_DEPS | {"nsubjpass"} if inherited else SUBJECT_DEPS
+        if verb.i in self.clause_subjects:
+            return self._objects(self.clause_subjects[verb.i])
         for child in verb.children:
             if child.dep_ in subject_deps or (_is_compound_subject(child) and not _is_fronted_object(child)):
                 return self._objects(child)
@@ -696,7 +723,7 @@ class _CaptionGraph:
             if later is not None and earlier is not None and later != earlier:
                 self.graph.add_edge(*((earlier, later) if word == "after" else (later, earlier)), "before")
         elif token.dep_ in ("mark", "prep") and word in ("after", "before", "while", "until"):
-            clause = token.head if token.dep_ == "mark" else next(
+            clause = token.head if token.dep_ == "mark" else self.clause_preps.get(token.i) or next(
                 (c for c in token.children if c.dep_ == "pcomp"), None)
             if clause is None or clause.i not in self.events or clause.head.i == clause.i:
                 return
@@ -780,7 +807,8 @@ def repair_parse(nlp, doc):
     fixed = nlp(text)
     if len(fixed) != len(doc):
         return doc
-    if all(fixed[i].pos_ == "VERB" and any(c.dep_ == "nsubj" and c.pos_ in ("NOUN", "PROPN", "PRON")
+    if all(fixed[i].pos_ == "VERB" and any(c.dep_ == "nsubj" and (c.pos_ in ("NOUN", "PROPN", "PRON")
+                                                                  or _is_nominal_adjective(c))
                                            for c in fixed[i].children) for i in replaced):
         return fixed
     return doc

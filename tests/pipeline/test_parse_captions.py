@@ -175,6 +175,18 @@ def test_demo_direction_phrases_are_part_of_the_predicate(parser, caption, relat
     assert r["modifiers"] == ([[0, modifier]] if modifier else [])
 
 
+@pytest.mark.parametrize("caption, relations, temporal", [
+    ("The blue square slowly moves toward the purple circle before the square quickly goes down.",
+     [["square", "move toward", "circle"], ["square", "go down", None]], [[0, "before", 1]]),
+    ("The yellow circle moves up quickly while the purple square below the circle goes up.",
+     [["circle", "move up", None], ["square", "go up", None], ["square", "below", "circle"]], [[0, "while", 1]]),
+])
+def test_demo_two_event_captions(parser, caption, relations, temporal):
+    r = record(parser, caption)
+    assert r["relations"] == relations and r["temporal"] == temporal
+    assert set(r["objects"]) == {"square", "circle"}
+
+
 def test_after_that_orders_sentences(parser):
     r = record(parser, "The red star disappears. After that, the blue triangle slides down.")
     assert r["relations"] == [["star", "disappear", None], ["triangle", "slide down", None]]
