@@ -93,6 +93,14 @@ NOT_MODIFIERS = {"when", "where", "how", "why", "there", "here", "also", "too", 
 # Pronouns that refer back to whom the sentence is about (its subject), not to the nearest noun.
 TOPIC_PRONOUNS = {"he", "she", "him", "her", "they", "them", "his", "hers", "their", "we", "us", "i", "me", "you"}
 THING_PRONOUNS = {"it", "its"}
+# Grammatical gender of English person nouns, so that "she" finds the woman and "it" finds no one.
+MALE_NOUNS = {"man", "men", "boy", "boys", "guy", "guys", "father", "dad", "son", "brother", "husband", "king",
+              "gentleman", "actor", "groom", "grandfather", "uncle", "he", "him", "male", "sir"}
+FEMALE_NOUNS = {"woman", "women", "girl", "girls", "lady", "ladies", "mother", "mom", "daughter", "sister", "wife",
+                "queen", "actress", "bride", "grandmother", "aunt", "she", "her", "female"}
+PERSON_NOUNS = MALE_NOUNS | FEMALE_NOUNS | {"person", "people", "child", "children", "kid", "kids", "baby",
+                                            "someone", "player", "worker", "athlete", "crowd"}
+MALE_PRONOUNS, FEMALE_PRONOUNS = {"he", "him", "his", "himself"}, {"she", "her", "hers", "herself"}
 STANDALONE_PRONOUNS = {"he", "she", "someone", "somebody", "everyone", "everybody", "anyone"}
 RELATIVE_PRONOUNS = {"who", "whom", "which", "that", "whose"}
 DEFINITE_DETERMINERS = {"the", "this", "that", "these", "those"}
@@ -420,6 +428,9 @@ class _CaptionGraph:
             return stem + "e"
         return lemma
 
+    def _head_word(self, node: int) -> str:
+        return self.graph.nodes[node]["lemma"].split()[-1]
+
     def _is_garment(self, node: int) -> bool:
         name = self.graph.nodes[node]
         head_word = name["text"].split()[-1].lower()
@@ -440,6 +451,12 @@ class _CaptionGraph:
             if word in STANDALONE_PRONOUNS:
                 self.mention[token.i] = self.graph.add_node("object", [token], token.lower_)
             return
+        if word in MALE_PRONOUNS or word in FEMALE_PRONOUNS:
+            # gender agreement first: "a man hands a cup to a woman, then she drinks"
+            wrong = FEMALE_NOUNS if word in MALE_PRONOUNS else MALE_NOUNS
+            right = MALE_NOUNS if word in MALE_PRONOUNS else FEMALE_NOUNS
+            agreeing = [(i, n) for i, n in earlier if self._head_word(n) in right]
+            earlier = agreeing or [(i, n) for i, n in earlier if self._head_word(n) not in wrong] or earlier
         if token.dep_ == "poss" or (word in TOPIC_PRONOUNS and word not in THING_PRONOUNS):
             # "his", "her", "its", "he": the one the sentence is about, its subject or its head noun.
             topics = [node for i, node in earlier if self.tokens[i].dep_ in ("nsubj", "nsubjpass", "ROOT")]
@@ -449,7 +466,7 @@ class _CaptionGraph:
         clause_head = token.head.head if token.dep_ == "pobj" else token.head
         excluded = {self.mention.get(c.i) for c in clause_head.children if c.dep_ in SUBJECT_DEPS}
         excluded.add(self.mention.get(clause_head.i))
-        candidates = [node for _, node in earlier if node not in excluded]
+        candidates = [node for _, node in earlier if node not in excluded and self._head_word(node) not in PERSON_NOUNS]
         if candidates:
             self.mention[token.i] = candidates[-1]
 

@@ -55,6 +55,11 @@ def test_pronoun_and_repeated_mention_resolve_to_the_same_object(parser):
     assert ["man", "smile", None] in r["relations"]
 
 
+def test_pronouns_agree_in_gender_and_it_is_not_a_person(parser):
+    r = record(parser, "A man hands a red cup to a woman. Then she drinks from it while he watches.")
+    assert ["woman", "drink from", "cup"] in r["relations"] and ["man", "watch", None] in r["relations"]
+
+
 def test_adjectives_amod_acomp_and_predicative(parser):
     r = record(parser, "a fluffy dog is happy")
     assert {("dog", "fluffy"), ("dog", "happy")} <= {tuple(a) for a in r["attributes"]}
