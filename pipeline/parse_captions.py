@@ -938,13 +938,13 @@ class CaptionParser:
         for i in range(n):
             caption = batch["caption"][i]
             if batch["status"][i] != STATUS_OK:
-                errors[i] = batch["error_message"][i] or "upstream stage marked the sample as an error"
+                errors[i] = str(batch["error_message"][i] or "upstream stage marked the sample as an error")
                 continue
             problem = self._caption_error(caption)
             if problem:
                 errors[i] = f"sample '{batch['sample_id'][i]}': {problem}"
             else:
-                todo.append((i, caption))
+                todo.append((i, str(caption)))  # numpy.str_ from Ray Data is not a str for spaCy
         graphs = {}
         docs = self.nlp.pipe((caption for _, caption in todo), batch_size=self.batch_size)
         for (i, caption), doc in zip(todo, docs):
@@ -964,7 +964,7 @@ class CaptionParser:
             out["sample_id"].append(str(batch["sample_id"][i]))
             out["video_id"].append(str(batch["video_id"][i]))
             out["split"].append(str(batch["split"][i]))
-            out["caption"].append(caption if isinstance(caption, str) else str(caption))
+            out["caption"].append(str(caption))
             tsg = graphs.get(i, {"nodes": [], "edges": []})
             out["nodes"].append(tsg["nodes"])
             out["edges"].append(tsg["edges"])

@@ -261,6 +261,14 @@ def test_stage_rows_validate_and_bad_captions_become_error_rows(parser):
     assert [n["lemma"] for n in out["nodes"][0] if n["kind"] == "object"] == ["dog", "grass"]
 
 
+def test_stage_takes_numpy_columns_as_ray_data_gives_them(parser):
+    np = pytest.importorskip("numpy")
+    batch = {key: np.array(values) for key, values in batch_of(["a cat on a mat", "a dog"]).items()}
+    out = parser(batch)
+    tsg.validate(pa.Table.from_pydict(out, schema=tsg.SCHEMA))
+    assert out["status"] == ["ok", "ok"] and out["sample_id"] == ["v_0#0", "v_1#0"]
+
+
 def test_unknown_model_is_a_clear_error():
     with pytest.raises(OSError, match="no_such_model.*install"):
         CaptionParser(model_name="no_such_model")
