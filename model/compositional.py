@@ -1,0 +1,325 @@
+"""The compositional benchmark: does aligning structure tell a caption from a hard negative that differs only in it?
+
+Every val clip of the demo has its caption and hard-negative captions that differ only in a relation ("moves left"
+-> "moves right"), an attribute binding ("yellow square ... green star" -> "green square ... yellow star") or the
+order of events. Each configuration (the backbone alone, backbone + Finsta, Finsta minus one component) is trained
+for the same steps on the same train split, once per seed, and scored on the val clips:
+    t2v / v2t R@1, R@5    retrieval among the val pairs (model.evaluate.retrieval)
+    pairwise accuracy     share of (clip, caption, negative) with score(clip, caption) > score(clip, negative),
+                          overall and per negative kind (model.evaluate.score_pairs)
+on each retrieval path the model has: `backbone` (pooled, no graphs: the plug-and-play path) and, for Finsta, `graph`
+(pooled R-GTrm vs GTrm states: the caption's and the negative's TSG against the clip's DSG).
+
+The negatives' TSGs come from a parquet file with the columns of schemas.tsg.SCHEMA plus `clip_sample_id` (the val
+clip it negates), `negative_index` and `kind`; parsing them is the caller's job (jobs/evaluate.py), so this module reads only
+shards, parquet and torch.
+"""
+
+import csv
+import dataclasses
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import torch
+import torch.nn.functional as F
+from torch_geometric.utils import scatter
+
+from model import hsg
+from model.data import NODE_KINDS, ShardStream, collate, text_graph, video_graph
+from model.evaluate import retrieval, score_pairs
+from model.trainer import TrainConfig, build_model, fit
+from schemas import tsg
+from schemas.common import STATUS_OK
+
+# name -> TrainConfig fields that differ from the full model
+CONFIGURATIONS = {
+    "backbone only": {"finsta": False},
+    "backbone + Finsta": {},
+    "- OSC": {"use_osc": False},
+    "- PTC": {"use_ptc": False},
+    "- STGD": {"use_stgd": False},
+    "- temporal links": {"use_temporal_links": False},
+    "- modifier nodes": {"use_modifiers": False},
+    "- HSG cross edges": {"use_cross_edges": False},
+}
+BASELINE, FULL = "backbone only", "backbone + Finsta"
+KINDS = ("relation", "attribute", "order")
+METRICS = ("t2v R@1", "t2v R@5", "v2t R@1", "v2t R@5", "pairwise", *(f"pairwise {k}" for k in KINDS))
+# The headline path of each model: the graph path is how Finsta scores a (clip, caption) pair from their graphs; the
+# backbone alone has only its pooled path. Finsta's plug-and-play (backbone) path is reported beside it.
+HEADLINE = {True: "graph", False: "backbone"}
+NEGATIVE_COLUMNS = ("clip_sample_id", "negative_index", "kind")
+
+
+def pairwise_accuracy(true_scores: torch.Tensor, negative_scores: torch.Tensor, negative_of: torch.Tensor,
+                      kinds: list[str]) -> dict:
+    """Percent of negatives scoring below their clip's true caption (a tie counts as wrong), overall and per kind.
+
+    true_scores [N] (clip i with its caption), negative_scores [M], negative_of [M] (the clip of each negative),
+    kinds [M] -> {"pairwise": %, "pairwise relation": %, ...}; a kind with no negatives is NaN.
+    """
+    correct = true_scores[negative_of] > negative_scores
+    result = {"pairwise": 100.0 * correct.float().mean().item() if len(kinds) else float("nan")}
+    for kind in KINDS:
+        mask = torch.tensor([k == kind for k in kinds], dtype=torch.bool)
+        result[f"pairwise {kind}"] = 100.0 * correct[mask].float().mean().item() if mask.any() else float("nan")
+    return result
+
+
+def read_negatives(path: str | Path) -> list[dict]:
+    """The negatives' TSG rows (ok rows only) from a parquet file of tsg.SCHEMA + NEGATIVE_COLUMNS."""
+    table = pq.read_table(path)
+    tsg.validate(table)
+    missing = [c for c in NEGATIVE_COLUMNS if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; expected the TSG columns plus {NEGATIVE_COLUMNS} "
+                         "(jobs/evaluate.py writes this file).")
+    rows = table.to_pylist()
+    bad = [r["sample_id"] for r in rows if r["status"] != STATUS_OK]
+    if bad:
+        print(f"negatives: {len(bad)} negative caption(s) could not be parsed and are left out (first: {bad[0]})",
+              flush=True)
+    return [r for r in rows if r["status"] == STATUS_OK]
+
+
+@dataclasses.dataclass
+class BenchmarkData:
+    """Decoded once, shared by every run: train/val (tsg_row, VideoGraph) and the negatives' TSG rows."""
+    train: list
+    val: list
+    negatives: list[dict]
+
+    def pairs(self, split: str, use_modifiers: bool) -> list:
+        return [(text_graph(t, use_modifiers), v) for t, v in getattr(self, split)]
+
+
+def load_data(graphs: str | Path, negatives: str | Path, image_size: int, num_frames: int) -> BenchmarkData:
+    def split_rows(split: str) -> list:
+        stream = ShardStream(graphs, split, image_size=image_size, num_frames=num_frames)
+        return [(t, video_graph(d, image_size, num_frames)) for t, d in stream.rows()]
+
+    data = BenchmarkData(split_rows("train"), split_rows("val"), read_negatives(negatives))
+    val_ids = {t["sample_id"] for t, _ in data.val}
+    data.negatives = [r for r in data.negatives if r["clip_sample_id"] in val_ids]
+    if not data.train or not data.val or not data.negatives:
+        raise ValueError(f"compositional benchmark: {len(data.train)} train pairs, {len(data.val)} val pairs and "
+                         f"{len(data.negatives)} negatives of val clips in {graphs} and {negatives}; all three must be "
+                         "non-empty (build the demo shards and parse test_compositional.json: jobs/evaluate.py).")
+    return data
+
+
+def evaluate(model, config: TrainConfig, data: BenchmarkData, batch_size: int = 32) -> dict:
+    """{path: {metric: value}} on the val clips and their negatives."""
+    val = data.pairs("val", config.use_modifiers)
+    clip_of = {t.sample_id: i for i, (t, _) in enumerate(val)}
+    negative_of = torch.tensor([clip_of[r["clip_sample_id"]] for r in data.negatives], dtype=torch.long)
+    negatives = [(text_graph(r, config.use_modifiers), val[i][1]) for r, i in zip(data.negatives, negative_of.tolist())]
+    recalls = retrieval(model, [collate(val[i:i + batch_size]) for i in range(0, len(val), batch_size)], ks=(1, 5))
+    true_scores, negative_scores = score_pairs(model, val, batch_size), score_pairs(model, negatives, batch_size)
+    kinds = [r["kind"] for r in data.negatives]
+    results = {}
+    for path in true_scores:
+        row = {f"{d} {k}": recalls[path][d][k] for d in ("t2v", "v2t") for k in ("R@1", "R@5")}
+        row.update(pairwise_accuracy(true_scores[path], negative_scores[path], negative_of, kinds))
+        results[path] = row
+    return results
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkConfig:
+    out: str
+    configurations: tuple[str, ...] = tuple(CONFIGURATIONS)
+    seeds: int = 3
+
+    def __post_init__(self):
+        unknown = [c for c in self.configurations if c not in CONFIGURATIONS]
+        if unknown:
+            raise ValueError(f"Unknown configuration(s) {unknown}; expected names from {list(CONFIGURATIONS)}.")
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {self.seeds}.")
+
+
+def run_benchmark(base: TrainConfig, data: BenchmarkData, bench: BenchmarkConfig, device: str = "cpu",
+                  keep: str | None = None) -> list[dict]:
+    """Train every configuration once per seed (base.seed, base.seed + 1, ...), evaluate, write the CSVs and plot.
+
+    Returns one row per (configuration, seed, path). With `keep`, the full model of the first seed is saved to
+    that folder (state.pt, readable by load_trained) for the report's HSG pictures.
+    """
+    out = Path(bench.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in bench.configurations:
+        for seed in range(base.seed, base.seed + bench.seeds):
+            config = dataclasses.replace(base, seed=seed, **CONFIGURATIONS[name])
+            started = time.perf_counter()
+            model = fit(config, data.pairs("train", config.use_modifiers), device)
+            results = evaluate(model, config, data)
+            for path, metrics in results.items():
+                rows.append({"configuration": name, "seed": seed, "path": path, **metrics})
+            headline = results[HEADLINE[config.finsta]]
+            print(f"[eval] {name:18s} seed {seed}: {HEADLINE[config.finsta]} path t2v R@1 {headline['t2v R@1']:5.1f} "
+                  f"v2t R@1 {headline['v2t R@1']:5.1f} pairwise {headline['pairwise']:5.1f} "
+                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+            if keep and name == FULL and seed == base.seed:
+                save_model(model, config, keep)
+    write_runs(rows, out / "compositional_seeds.csv")
+    summary = summarise(rows)
+    write_summary(summary, out / "compositional.csv")
+    plot(summary, out / "compositional.png")
+    return rows
+
+
+def save_model(model, config: TrainConfig, folder: str | Path) -> Path:
+    path = Path(folder) / "state.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": model.state_dict(), "config": dataclasses.asdict(config)}, path)
+    return path
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Mean and std over seeds per (configuration, path), in configuration order, headline path first."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["configuration"], row["path"]), []).append(row)
+    order = list(CONFIGURATIONS)
+    keys = sorted(groups, key=lambda k: (order.index(k[0]), k[1] != HEADLINE[k[0] != BASELINE]))
+    summary = []
+    for name, path in keys:
+        values = torch.tensor([[r[m] for m in METRICS] for r in groups[(name, path)]], dtype=torch.float64)
+        std = values.std(0, unbiased=True) if len(values) > 1 else torch.zeros(len(METRICS), dtype=torch.float64)
+        summary.append({"configuration": name, "path": path, "headline": path == HEADLINE[name != BASELINE],
+                        "seeds": len(values), "mean": dict(zip(METRICS, values.mean(0).tolist())),
+                        "std": dict(zip(METRICS, std.tolist()))})
+    return summary
+
+
+def write_runs(rows: list[dict], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["configuration", "seed", "path", *METRICS])
+        writer.writeheader()
+        writer.writerows({k: (f"{v:.2f}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
+
+
+def write_summary(summary: list[dict], path: Path) -> None:
+    """compositional.csv: one row per (configuration, path), each metric as 'mean ± std' over the seeds."""
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["configuration", "path", "seeds", *METRICS])
+        for s in summary:
+            path_name = s["path"] + (" (headline)" if s["headline"] else "")
+            writer.writerow([s["configuration"], path_name, s["seeds"],
+                             *(f"{s['mean'][m]:.1f} ± {s['std'][m]:.1f}" for m in METRICS)])
+
+
+def format_table(summary: list[dict]) -> str:
+    header = f"{'configuration':18s} {'path':19s} " + " ".join(f"{m:>13s}" for m in METRICS)
+    lines = [header, "-" * len(header)]
+    for s in summary:
+        path_name = s["path"] + (" (headline)" if s["headline"] else "")
+        lines.append(f"{s['configuration']:18s} {path_name:19s} "
+                     + " ".join(f"{s['mean'][m]:6.1f} ± {s['std'][m]:4.1f}" for m in METRICS))
+    return "\n".join(lines)
+
+
+def verdict(summary: list[dict], metric: str = "t2v R@1", margin: float = 10.0) -> list[str]:
+    """The issue's targets on the headline paths: Finsta beats the backbone alone by >= margin points of `metric`,
+    and every ablation scores below the full model (on `metric` and on pairwise accuracy)."""
+    headline = {s["configuration"]: s for s in summary if s["headline"]}
+    if BASELINE not in headline or FULL not in headline:
+        return ["targets not checked: the run lacks the backbone-only or the full Finsta configuration"]
+    full, base = headline[FULL]["mean"], headline[BASELINE]["mean"]
+    gain = full[metric] - base[metric]
+    lines = [(f"Finsta vs backbone alone, {metric}: {full[metric]:.1f} vs {base[metric]:.1f} = {gain:+.1f} points "
+             f"(target >= +{margin:.0f}): {'MET' if gain >= margin else 'NOT MET'}")]
+    for name, s in headline.items():
+        if name in (BASELINE, FULL):
+            continue
+        for m in (metric, "pairwise"):
+            drop = full[m] - s["mean"][m]
+            lines.append(f"{name:18s} {m:9s} {s['mean'][m]:5.1f} vs full {full[m]:5.1f}: "
+                         + (f"lowers it by {drop:.1f}" if drop > 0 else f"does NOT lower it ({-drop:+.1f})"))
+    return lines
+
+
+def plot(summary: list[dict], path: Path) -> Path:
+    """Bar plot of the headline paths: R@1 both ways and pairwise accuracy per negative kind, mean ± std."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    headline = [s for s in summary if s["headline"]]
+    names = [s["configuration"] for s in headline]
+    panels = [("Retrieval R@1 (%)", ["t2v R@1", "v2t R@1"]),
+              ("Pairwise accuracy vs hard negative (%)", ["pairwise", *(f"pairwise {k}" for k in KINDS)])]
+    figure, axes = plt.subplots(1, 2, figsize=(14, 4.8))
+    for axis, (title, metrics) in zip(axes, panels):
+        width = 0.8 / len(metrics)
+        for j, m in enumerate(metrics):
+            xs = [i + (j - (len(metrics) - 1) / 2) * width for i in range(len(names))]
+            axis.bar(xs, [s["mean"][m] for s in headline], width, yerr=[s["std"][m] for s in headline], capsize=3,
+                     label=m)
+        axis.set_xticks(range(len(names)), names, rotation=30, ha="right")
+        axis.set_title(title)
+        axis.legend(fontsize=8)
+        axis.grid(axis="y", alpha=0.3)
+    axes[1].axhline(50, color="#888", lw=1, ls="--")
+    seeds = max(s["seeds"] for s in headline)
+    figure.suptitle(f"Compositional split, headline path per model, mean ± std over {seeds} seed(s)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def load_trained(path: str | Path):
+    """A trained model and its TrainConfig from a state.pt, a checkpoint folder holding one, or a run folder (its
+    newest state.pt). Read with torch.load(weights_only=True)."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.rglob("state.pt"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise FileNotFoundError(f"No state.pt under {path}; expected a training run folder or a checkpoint "
+                                    "(make pretrain, make demo or make eval write them).")
+        path = found[-1]
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}; pass a state.pt, a checkpoint folder or a run folder.")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in state["config"].items() if k in names})
+    model = build_model(config)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, config
+
+
+@torch.no_grad()
+def coreference_for_rows(model, tsg_row: dict, dsg_row: dict, config: TrainConfig) -> list[dict]:
+    """The HSG cross edges of one (caption, clip) pair as the trained model draws them (model/hsg.py): each text
+    object node to its top-k tracks by cosine similarity of the object phrase and the tracks' detection texts.
+
+    -> [{"text_node": index into tsg_row["nodes"], "track_id": int, "score": float}]; [] for a model without graphs
+    or a pair without objects on either side.
+    """
+    if not hasattr(model, "encode_strings"):
+        return []
+    kept = [i for i, n in enumerate(tsg_row["nodes"]) if config.use_modifiers or n["kind"] != "modifier"]
+    text, video = text_graph(tsg_row, config.use_modifiers), video_graph(dsg_row, config.image_size,
+                                                                         config.num_frames)
+    object_nodes = (text.node_kind == NODE_KINDS.index("object")).nonzero(as_tuple=True)[0]
+    if object_nodes.numel() == 0 or video.num_nodes == 0:
+        return []
+    model.eval()
+    phrases, detections = model.encode_strings([text.node_phrase[i] for i in object_nodes.tolist()],
+                                               video.object_text)
+    group, num_groups = hsg.track_groups(torch.zeros(video.num_nodes, dtype=torch.long), video.track)
+    zeros = torch.zeros(object_nodes.numel(), dtype=torch.long)
+    pick, groups, _ = hsg.coreference(phrases, zeros, detections, group, torch.zeros(num_groups, dtype=torch.long),
+                                      num_groups, config.cross_edge_k)
+    track_embed = scatter(detections, group, dim=0, dim_size=num_groups, reduce="mean")
+    similarity = F.normalize(phrases, dim=-1) @ F.normalize(track_embed, dim=-1).t()
+    track_of_group = torch.zeros(num_groups, dtype=torch.long).scatter_(0, group, video.track)
+    return [{"text_node": kept[object_nodes[t].item()], "track_id": int(track_of_group[g]),
+             "score": float(similarity[t, g])} for t, g in zip(pick.tolist(), groups.tolist())]
