@@ -81,8 +81,9 @@ class FinstaModel(nn.Module):
     def __init__(self, backbone: nn.Module, dim: int = 64, num_layers: int = 2, num_heads: int = 4,
                  temperature: float = 0.07, cross_edge_k: int = 1, use_coarse: bool = True, use_osc: bool = True,
                  use_ptc: bool = True, use_distill: bool = True, use_stgd: bool = True,
-                 use_temporal_links: bool = True, use_cross_edges: bool = True):
+                 use_temporal_links: bool = True, use_cross_edges: bool = True, graph_text_grad: bool = False):
         super().__init__()
+        self.graph_text_grad = graph_text_grad
         self.backbone = backbone
         self.temperature, self.cross_edge_k = temperature, cross_edge_k
         self.use_coarse, self.use_osc, self.use_ptc, self.use_distill = use_coarse, use_osc, use_ptc, use_distill
@@ -111,11 +112,16 @@ class FinstaModel(nn.Module):
         return sum(p.numel() for name, p in self.named_parameters() if not name.startswith("backbone."))
 
     def encode_strings(self, *groups: list[str]) -> list[torch.Tensor]:
-        """One backbone text pass over the distinct strings of all groups -> pooled embeddings per group."""
+        """One backbone text pass over the distinct strings of all groups -> pooled embeddings per group.
+
+        Without graph_text_grad the pass runs without gradient: graph strings are many and short, and backpropagating
+        them through a large text tower costs more than the rest of Finsta; the backbone still learns from its own
+        InfoNCE and from distillation, and the shared word projection learns either way."""
         distinct = sorted({s for group in groups for s in group})
         if not distinct:
             return [torch.zeros(0, self.backbone.embed_dim) for _ in groups]
-        pooled = self.backbone.encode_text(distinct).pooled
+        with torch.set_grad_enabled(self.graph_text_grad and torch.is_grad_enabled()):
+            pooled = self.backbone.encode_text(distinct).pooled
         where = {s: i for i, s in enumerate(distinct)}
         return [pooled[torch.tensor([where[s] for s in group], dtype=torch.long, device=pooled.device)]
                 for group in groups]
@@ -124,9 +130,9 @@ class FinstaModel(nn.Module):
         """Encode a (text Batch, video Batch) of B pairs into embeddings, node states and coreference edges."""
         num_graphs = text.num_graphs
         node_text, node_phrase, object_text = flat(text.node_text), flat(text.node_phrase), flat(video.object_text)
-        captions, node_embed, phrase_embed, object_embed, edge_embed, unary_embed = self.encode_strings(
-            list(text.caption), node_text, node_phrase, object_text, flat(video.edge_predicate),
-            flat(video.unary_predicate))
+        captions = self.backbone.encode_text(list(text.caption)).pooled
+        node_embed, phrase_embed, object_embed, edge_embed, unary_embed = self.encode_strings(
+            node_text, node_phrase, object_text, flat(video.edge_predicate), flat(video.unary_predicate))
         clip = self.backbone.encode_video(video.frames)
         out = {"backbone_video": self.video_head(clip.pooled), "backbone_text": self.text_head(captions)}
 

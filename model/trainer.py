@@ -45,6 +45,7 @@ class TrainConfig:
     use_temporal_links: bool = True
     use_cross_edges: bool = True
     use_modifiers: bool = True
+    graph_text_grad: bool = False
     image_size: int = 64
     num_frames: int = 8
     batch_size: int = 16
@@ -80,7 +81,7 @@ def build_model(config: TrainConfig) -> nn.Module:
                        temperature=config.temperature, cross_edge_k=config.cross_edge_k, use_coarse=config.use_coarse,
                        use_osc=config.use_osc, use_ptc=config.use_ptc, use_distill=config.use_distill,
                        use_stgd=config.use_stgd, use_temporal_links=config.use_temporal_links,
-                       use_cross_edges=config.use_cross_edges)
+                       use_cross_edges=config.use_cross_edges, graph_text_grad=config.graph_text_grad)
 
 
 class LossModule(nn.Module):
