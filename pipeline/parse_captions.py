@@ -51,6 +51,7 @@ WEAR_PREPOSITIONS = {"in", "with", "wearing"}
 POSITION_WORDS = {"front", "back", "left", "right", "rear", "top", "bottom", "upper", "lower", "side", "middle"}
 SHADE_WORDS = {"light", "dark", "bright", "pale", "deep", "pastel", "neon", "hot", "navy", "royal", "baby", "sky"}
 COLOUR_FILLERS = {"color", "colour", "colored", "coloured"}
+SCENE_PLACES = {"background", "foreground", "distance"}
 # Collective and partitive nouns: in "a group of people" the object is the people.
 QUANTITY_NOUNS = {
     "bunch", "group", "pair", "couple", "lot", "lots", "number", "set", "stack", "pile", "row", "herd", "flock",
@@ -269,7 +270,17 @@ def _is_object_head(token) -> bool:
         return False
     if token.dep_ == "npadvmod" and token.head.pos_ in ("ADJ", "ADV"):
         return False
-    return not (_is_quantity_noun(token) or _is_locative_noun(token))
+    return not (_is_quantity_noun(token) or _is_locative_noun(token) or _is_place_word(token))
+
+
+def _is_place_word(token) -> bool:
+    """"white in color", "in the distance", "with a plant on top": words for where or how, not things."""
+    if token.dep_ != "pobj":
+        return False
+    word = token.lemma_.lower()
+    if word in COLOUR_FILLERS or word in SCENE_PLACES:
+        return True
+    return word in LOCATIVE_NOUNS and not any(c.dep_ not in ("det", "punct") for c in token.children)
 
 
 class _CaptionGraph:
