@@ -51,6 +51,9 @@ WEAR_PREPOSITIONS = {"in", "with", "wearing"}
 POSITION_WORDS = {"front", "back", "left", "right", "rear", "top", "bottom", "upper", "lower", "side", "middle"}
 SHADE_WORDS = {"light", "dark", "bright", "pale", "deep", "pastel", "neon", "hot", "navy", "royal", "baby", "sky"}
 COLOUR_FILLERS = {"color", "colour", "colored", "coloured"}
+# Prepositions of place: after a verb with an object they place the object ("holds a cup in her hand").
+PLACE_PREPOSITIONS = {"in", "on", "behind", "under", "above", "below", "by", "off", "at", "inside", "near", "beside",
+                      "over", "underneath", "beneath", "atop", "between"}
 SCENE_PLACES = {"background", "foreground", "distance"}
 # Collective and partitive nouns: in "a group of people" the object is the people.
 QUANTITY_NOUNS = {
@@ -650,7 +653,11 @@ class _CaptionGraph:
             if direct:
                 relations.append(self._relation(subjects, predicate, direct))
             for words, objects in self._prepositions(verb):
-                relations.append(self._relation(subjects, predicate + words, objects))
+                if direct and words[0].lower_ in PLACE_PREPOSITIONS and words[0].dep_ == "prep":
+                    # "holding an umbrella in his hand": the place is the umbrella's
+                    self._relation(direct, words, objects)
+                else:
+                    relations.append(self._relation(subjects, predicate + words, objects))
             if not relations:
                 relations.append(self._relation(subjects, predicate, []))
         relations = [r for r in relations if r is not None]
