@@ -601,14 +601,13 @@ class _CaptionGraph:
         return verb.dep_ == "acl" and verb.tag_ == "VBN"
 
     def _add_event(self, verb) -> None:
+        """The relation nodes of one verb, with its manner adverbs as modifier nodes."""
         if verb.i in self.in_predicate:
             return
-        relations = []
         particles = [c for c in verb.children if c.dep_ == "prt" or (
             _is_direction_word(c) and not any(g.dep_ == "prep" for g in c.children))]
         particles += self.direction_phrases.get(verb.i, [])
         predicate = [verb] + particles
-        verb_lemma = verb.lemma_.lower()
 
         complement = next((c for c in verb.children if c.dep_ == "xcomp" and c.pos_ in ("VERB", "AUX")
                            and not _is_direction_word(c)), None)
@@ -624,50 +623,57 @@ class _CaptionGraph:
                 for words, objects in self._prepositions(verb):
                     self._relation(self._objects(noun), words, objects)
             return
-        if verb_lemma == "be":
+        if verb.lemma_.lower() == "be":
             relations = self._add_copula(verb)
         elif self._is_passive(verb):
-            patients = [n for c in verb.children if c.dep_ == "nsubjpass" for n in self._objects(c)]
-            if verb.dep_ == "acl" and verb.head.i in self.mention:
-                patients = self._objects(verb.head)
-            agents = [n for c in verb.children if c.dep_ == "agent"
-                      for p in c.children if p.dep_ == "pobj" for n in self._objects(p)]
-            if agents:
-                relations.append(self._relation(agents, predicate, patients))
-            for words, objects in self._prepositions(verb):
-                relations.append(self._relation(patients, predicate + words, objects))
-            if not relations:
-                relations.append(self._relation(patients, predicate, []))
+            relations = self._add_passive(verb, predicate)
         else:
-            subjects = self._subjects(verb)
-            direct = [n for c in verb.children if c.dep_ in ("dobj", "attr", "oprd") or _is_fronted_object(c)
-                      for n in self._objects(c)]
-            if not direct and verb.dep_ == "amod" and verb.tag_ == "VBG" and subjects and verb.head.i in self.mention:
-                direct = self._objects(verb.head)  # "lady holding baby", parsed as "lady-holding baby"
-            if verb.dep_ == "relcl":
-                for child in verb.children:
-                    if child.dep_ == "dobj" and child.lower_ in RELATIVE_PRONOUNS or (
-                            child.dep_ == "nsubj" and not direct and not list(self._prepositions(verb))
-                            and child.lower_ not in RELATIVE_PRONOUNS and verb.head.i in self.mention):
-                        direct = self._objects(verb.head)
-            if direct:
-                relations.append(self._relation(subjects, predicate, direct))
-            for words, objects in self._prepositions(verb):
-                if direct and words[0].lower_ in PLACE_PREPOSITIONS and words[0].dep_ == "prep":
-                    # "holding an umbrella in his hand": the place is the umbrella's
-                    self._relation(direct, words, objects)
-                else:
-                    relations.append(self._relation(subjects, predicate + words, objects))
-            if not relations:
-                relations.append(self._relation(subjects, predicate, []))
+            relations = self._add_active(verb, predicate)
         relations = [r for r in relations if r is not None]
-        if not relations:
-            return
-        self.events[verb.i] = relations
-        # Manner adverbs of the verb, also those the parser hung on its direction ("moves left quickly").
+        if relations:
+            self.events[verb.i] = relations
+            self._add_modifiers(relations, predicate, bool(particles))
+
+    def _add_passive(self, verb, predicate) -> list:
+        """"a bench shaded by the tree" -> tree shade bench; "boats tied to a dock" -> boat tie to dock."""
+        patients = [n for c in verb.children if c.dep_ == "nsubjpass" for n in self._objects(c)]
+        if verb.dep_ == "acl" and verb.head.i in self.mention:
+            patients = self._objects(verb.head)
+        agents = [n for c in verb.children if c.dep_ == "agent"
+                  for p in c.children if p.dep_ == "pobj" for n in self._objects(p)]
+        relations = [self._relation(agents, predicate, patients)] if agents else []
+        for words, objects in self._prepositions(verb):
+            relations.append(self._relation(patients, predicate + words, objects))
+        return relations or [self._relation(patients, predicate, [])]
+
+    def _add_active(self, verb, predicate) -> list:
+        """Subject -> verb (+ particle, + preposition) -> object; a relation with only a subject when intransitive."""
+        subjects = self._subjects(verb)
+        direct = [n for c in verb.children if c.dep_ in ("dobj", "attr", "oprd") or _is_fronted_object(c)
+                  for n in self._objects(c)]
+        if not direct and verb.dep_ == "amod" and verb.tag_ == "VBG" and subjects and verb.head.i in self.mention:
+            direct = self._objects(verb.head)  # "lady holding baby", parsed as "lady-holding baby"
+        if verb.dep_ == "relcl":
+            # "the cup that the woman holds", "the rope the man is holding": the head noun is the object
+            for child in verb.children:
+                if child.dep_ == "dobj" and child.lower_ in RELATIVE_PRONOUNS or (
+                        child.dep_ == "nsubj" and not direct and not list(self._prepositions(verb))
+                        and child.lower_ not in RELATIVE_PRONOUNS and verb.head.i in self.mention):
+                    direct = self._objects(verb.head)
+        relations = [self._relation(subjects, predicate, direct)] if direct else []
+        for words, objects in self._prepositions(verb):
+            if direct and words[0].lower_ in PLACE_PREPOSITIONS and words[0].dep_ == "prep":
+                self._relation(direct, words, objects)  # "holding an umbrella in his hand": the umbrella's place
+            else:
+                relations.append(self._relation(subjects, predicate + words, objects))
+        return relations or [self._relation(subjects, predicate, [])]
+
+    def _add_modifiers(self, relations: list[int], predicate: list, has_particles: bool) -> None:
+        """Manner adverbs of the verb, also those the parser hung on its direction ("moves left quickly")."""
+        verb = predicate[0]
         candidates = list(verb.children) + [g for p in predicate[1:] for g in p.children]
         after = predicate[-1].i + 1
-        if particles and after < len(self.tokens) and self.tokens[after].dep_ == "pobj":
+        if has_particles and after < len(self.tokens) and self.tokens[after].dep_ == "pobj":
             candidates.append(self.tokens[after])  # "to the right quickly", "quickly" read as the object of "to"
         for child in sorted(set(candidates), key=lambda t: t.i):
             if self._is_manner_modifier(child) or (child.dep_ == "pobj" and child.pos_ == "ADV"
