@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     draw_dsg(dsg_row, pictures / "dsg.png")
     draw_tsg(tsg_row, pictures / "tsg.png")
 
+    query = f"SELECT split, status, count(*) FROM '{graphs}/dsg/*.parquet' GROUP BY ALL"
     print(f"""
 Done.
   graph shards   {graphs}/tsg/*.parquet, {graphs}/dsg/*.parquet, {graphs}/manifest.json
@@ -54,7 +55,7 @@ Done.
   pictures       {pictures}/dsg.png (keyframes, boxes, tracks, relations), {pictures}/tsg.png ("{tsg_row['caption']}")
 Look at the shards:
   .venv/bin/python -c "import pandas as pd; print(pd.read_parquet('{graphs}/tsg').head())"
-  .venv/bin/python -c "import duckdb; print(duckdb.sql(\\"SELECT status, count(*) FROM '{graphs}/dsg/*.parquet' GROUP BY ALL\\"))"
+  .venv/bin/python -c "import duckdb; print(duckdb.sql(\\"{query}\\"))"
 Next: make pretrain (the same through ray job submit), make eval-dsg, make eval, make report""")
     return 0
 

@@ -138,7 +138,8 @@ def read_generic(data_root: str | Path, annotations: str | Path) -> list[dict]:
             end = float(record.get("end") or math.inf)
         except ValueError:
             start, end = 0.0, 0.0
-            error = error or f"{annotations}:{line}: start/end {record.get('start')!r}/{record.get('end')!r} are not numbers"
+            error = error or (f"{annotations}:{line}: start/end {record.get('start')!r}/{record.get('end')!r} "
+                              "are not numbers")
         if not error and not 0 <= start < end:
             error = f"{annotations}:{line}: segment [{start}, {end}] needs 0 <= start < end"
         rows.append(sample_row(sample_id, video_id, str(record.get("split") or "train"), path or video, start, end,

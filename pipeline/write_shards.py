@@ -9,7 +9,7 @@ import json
 import os
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pyarrow as pa
@@ -142,9 +142,10 @@ class ShardWriter:
                          STATUS_ERROR: sum(r[f"{name}_error"] for r in self.records)} for name in TABLES}
         document = {
             "format": manifest.FORMAT,
-            "schema_versions": {"tsg": tsg.SCHEMA_VERSION, "dsg": dsg.SCHEMA_VERSION, "manifest": manifest.SCHEMA_VERSION},
+            "schema_versions": {"tsg": tsg.SCHEMA_VERSION, "dsg": dsg.SCHEMA_VERSION,
+                                "manifest": manifest.SCHEMA_VERSION},
             **self.header,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "shards": sorted(self.records, key=lambda r: r["shard"]),
             "status_counts": counts,
         }

@@ -57,11 +57,13 @@ def check_rows_status(rows: list[dict], name: str) -> None:
             raise ValueError(f"{name} table: sample_id '{sid}' appears twice (row {i}); each sample is one row.")
         seen.add(sid)
         if row["status"] not in STATUSES:
-            raise ValueError(f"{name} table: row {i} ('{sid}') has status '{row['status']}', expected one of {STATUSES}.")
+            raise ValueError(f"{name} table: row {i} ('{sid}') has status '{row['status']}', "
+                             f"expected one of {STATUSES}.")
         if row["status"] == STATUS_ERROR and not row["error_message"]:
             raise ValueError(f"{name} table: row {i} ('{sid}') has status 'error' but no error_message saying why.")
         if row["status"] == STATUS_OK and row["error_message"]:
-            raise ValueError(f"{name} table: row {i} ('{sid}') has status 'ok' but error_message '{row['error_message']}'.")
+            raise ValueError(f"{name} table: row {i} ('{sid}') has status 'ok' but error_message "
+                             f"'{row['error_message']}'.")
 
 
 def make_sample_id(video_id: str, segment_index: int) -> str:

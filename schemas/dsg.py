@@ -104,7 +104,8 @@ def validate(table: pa.Table) -> None:
                     raise ValueError(f"{where}: relations[{j}].{end} = {index} is not an object index "
                                      f"(row has {len(objects)} objects).")
             if not 0 <= rel["frame"] < len(times):
-                raise ValueError(f"{where}: relations[{j}].frame = {rel['frame']} but there are {len(times)} keyframes.")
+                raise ValueError(f"{where}: relations[{j}].frame = {rel['frame']} but there are {len(times)} "
+                                 "keyframes.")
         for j, link in enumerate(row["temporal_links"] or []):
             if not (0 <= link["source"] < len(objects) and 0 <= link["target"] < len(objects)):
                 raise ValueError(f"{where}: temporal_links[{j}] = {link} names an object index outside "
