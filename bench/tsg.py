@@ -19,7 +19,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.parse_captions import DEFAULT_MODEL, CaptionParser
+from pipeline.parse_captions import DEFAULT_MODEL, CaptionParser  # noqa: E402
 
 
 def as_batches(captions: list[str], batch_size: int) -> list[dict]:
@@ -28,7 +28,8 @@ def as_batches(captions: list[str], batch_size: int) -> list[dict]:
         chunk = captions[start:start + batch_size]
         n = len(chunk)
         batches.append({
-            "sample_id": [f"bench_{start + i}#0" for i in range(n)], "video_id": [f"bench_{start + i}" for i in range(n)],
+            "sample_id": [f"bench_{start + i}#0" for i in range(n)],
+            "video_id": [f"bench_{start + i}" for i in range(n)],
             "split": ["val"] * n, "video_path": ["/none.mp4"] * n, "start": [0.0] * n, "end": [1.0] * n,
             "caption": chunk, "status": ["ok"] * n, "error_message": [None] * n,
         })

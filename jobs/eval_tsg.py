@@ -10,8 +10,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.eval_tsg import evaluate
-from pipeline.parse_captions import DEFAULT_MODEL
+from pipeline.eval_tsg import evaluate  # noqa: E402
+from pipeline.parse_captions import DEFAULT_MODEL  # noqa: E402
 
 
 def main() -> None:

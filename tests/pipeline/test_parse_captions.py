@@ -134,6 +134,11 @@ def test_containers_hold_their_contents(parser):
     assert record(parser, "a cup of coffee")["relations"] == [["coffee", "in", "cup"]]
 
 
+def test_each_other_relates_the_subjects_to_themselves(parser):
+    r = record(parser, "two buses are next to each other")
+    assert r["relations"] == [["bus", "next to", "bus"]] and ["bus", "2"] in r["attributes"]
+
+
 def test_thing_in_it_is_said_once(parser):
     assert record(parser, "a lake with cows in it")["relations"] == [["cow", "in", "lake"]]
 
