@@ -19,9 +19,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model.backbones import build_backbone
-from model.data import ShardStream, loader
-from model.finsta import BackboneOnly, FinstaModel
+from model.backbones import build_backbone  # noqa: E402
+from model.data import ShardStream, loader  # noqa: E402
+from model.finsta import BackboneOnly, FinstaModel  # noqa: E402
 
 
 def measure(model, stream, batch_size: int, loader_workers: int, steps: int, warmup: int) -> dict:

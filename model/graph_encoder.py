@@ -2,7 +2,8 @@
 
 Both run on torch-geometric batches (one big disconnected graph, `batch` maps node -> graph) and use
 TransformerConv, whose attention is restricted to graph edges and whose keys/values see edge features:
-    alpha_ij = softmax_j((W_q h_i)^T (W_k h_j + W_e e_ij) / sqrt(d)),   h_i' = W_s h_i + sum_j alpha_ij (W_v h_j + W_e e_ij)
+    alpha_ij = softmax_j((W_q h_i)^T (W_k h_j + W_e e_ij) / sqrt(d))
+    h_i' = W_s h_i + sum_j alpha_ij (W_v h_j + W_e e_ij)
 """
 
 import numpy as np

@@ -28,7 +28,8 @@ def osc_loss(text_objects: torch.Tensor, video_nodes: torch.Tensor, positive: to
         return text_objects.sum() * 0.0
     logits = F.normalize(text_objects, dim=-1) @ F.normalize(video_nodes, dim=-1).t() / temperature
     logits, positive = logits[has_positive], positive[has_positive]
-    return (torch.logsumexp(logits, dim=1) - torch.logsumexp(logits.masked_fill(~positive, float("-inf")), dim=1)).mean()
+    positive_part = torch.logsumexp(logits.masked_fill(~positive, float("-inf")), dim=1)
+    return (torch.logsumexp(logits, dim=1) - positive_part).mean()
 
 
 def ptc_loss(text_predicates: torch.Tensor, video_predicates: torch.Tensor, hard_negatives: list[torch.Tensor],
@@ -40,7 +41,8 @@ def ptc_loss(text_predicates: torch.Tensor, video_predicates: torch.Tensor, hard
     its coreferent subject and object tracks, v_p, against hard negatives built from the same clip (frame order
     shuffled; subject and object swapped) and the video predicates of other clips that say something else
     (same clip or same predicate word, `predicate_of`, would be false negatives):
-        L_p = -log( exp(s(p, v_p)) / (exp(s(p, v_p)) + sum_h exp(s(p, h_p)) + sum_{q: clip(q) != clip(p), word(q) != word(p)} exp(s(p, v_q))) )
+        L_p = -log( exp(s(p, v_p)) / (exp(s(p, v_p)) + sum_h exp(s(p, h_p)) + sum_{q in N(p)} exp(s(p, v_q))) )
+        N(p) = {q: clip(q) != clip(p) and word(q) != word(p)}
     text_predicates, video_predicates [R, d]; hard_negatives: list of [R, d] with hard_valid: list of [R] bool;
     clip_of [R], predicate_of [R] (ids of the predicate words) -> scalar
     """

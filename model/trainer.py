@@ -52,6 +52,7 @@ class TrainConfig:
     epochs: int = 30
     max_steps: int = 0
     lr: float = 1e-3
+    backbone_lr: float = 0.0
     weight_decay: float = 0.01
     checkpoint_every: int = 50
     num_workers: int = 1
@@ -101,6 +102,13 @@ def stream(config: TrainConfig, split: str, shuffle: bool, rank: int = 0, world_
                        world_size=world_size)
 
 
+def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
+    """Backbone parameters at backbone_lr (0: same as lr): a pretrained tower wants a smaller rate than new heads."""
+    backbone = [p for n, p in model.named_parameters() if n.startswith("backbone.")]
+    heads = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
+    return [{"params": backbone, "lr": config.backbone_lr or config.lr}, {"params": heads, "lr": config.lr}]
+
+
 def autocast(config: TrainConfig, device: torch.device):
     dtype = PRECISIONS[config.precision]
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
@@ -140,7 +148,7 @@ def train_loop(loop_config: dict) -> None:
     device = ray.train.torch.get_device()
     torch.manual_seed(config.seed)
     model = build_model(config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
     step, epoch, skip_batches, resumed_from = 0, 0, 0, None
     checkpoint = ray.train.get_checkpoint()
     if checkpoint:

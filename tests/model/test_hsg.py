@@ -18,7 +18,8 @@ def test_coreference_picks_the_closest_track_of_the_same_clip():
     group, count = track_groups(torch.tensor([0, 0, 0, 1]), torch.tensor([0, 0, 1, 0]))
     group_graph = torch.tensor([0, 0, 1])
     text_embed = torch.stack([blue_square, red_circle])  # both text objects belong to clip 0
-    text_index, groups, rank = coreference(text_embed, torch.tensor([0, 0]), video_embed, group, group_graph, count, k=1)
+    text_index, groups, rank = coreference(text_embed, torch.tensor([0, 0]), video_embed, group, group_graph, count,
+                                           k=1)
     assert text_index.tolist() == [0, 1]
     assert groups.tolist() == [group[2].item(), group[0].item()]
     assert rank.tolist() == [0, 0]
