@@ -864,9 +864,16 @@ def repair_parse(nlp, doc):
     fixed = nlp(text)
     if len(fixed) != len(doc):
         return doc
-    if all(fixed[i].pos_ == "VERB" and any(c.dep_ == "nsubj" and (c.pos_ in ("NOUN", "PROPN", "PRON")
-                                                                  or _is_nominal_adjective(c))
-                                           for c in fixed[i].children) for i in replaced):
+    def reads_as_verb(i: int) -> bool:
+        if fixed[i].pos_ != "VERB":
+            return False
+        if any(c.dep_ == "nsubj" and (c.pos_ in ("NOUN", "PROPN", "PRON") or _is_nominal_adjective(c))
+               for c in fixed[i].children):
+            return True
+        # "the triangle moved left": still read as "the triangle (that was) moved" + "left", yet a verb of its noun
+        return fixed[i].dep_ == "acl" and i + 1 < len(fixed) and fixed[i + 1].lower_ in ("left", "right")
+
+    if all(reads_as_verb(i) for i in replaced):
         return fixed
     return doc
 
