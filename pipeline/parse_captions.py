@@ -4,6 +4,14 @@ A TSG (schemas/tsg.py) has object nodes ("tennis player"), attribute nodes ("red
 relation nodes ("sit on", "in front of", "have") with subject and object edges, modifier nodes ("slowly") attached
 to relation nodes, and before/while edges between relation nodes ("A, then B"; "A while B").
 
+The rules, in order: objects are head nouns with their compounds, a repeated definite mention or a pronoun
+joining the earlier object; attributes are adjectives, numbers and colour/material nouns; each verb gives relation
+nodes (verb + particle + preposition, passives turned round, relative and participle clauses, conjuncts
+distributed), an intransitive verb a relation with a subject only; nouns give possessive "have", container and
+garment relations; manner adverbs become modifiers; then/after/before/while give temporal edges. The small
+English model misreads some short captions ("a red circle moves left": "circle moves" as a compound noun); such a
+parse shows itself and is repaired by parsing again with the verb in a form the model reads as a verb.
+
     python -m pipeline.parse_captions captions.txt          # one JSON object per line
     echo "a man quickly hands a red cup to a woman" | python -m pipeline.parse_captions
     python -m pipeline.parse_captions --png graph.png "a red circle slowly moves toward the blue square"
