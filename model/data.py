@@ -164,7 +164,7 @@ def flat(values) -> list:
 class ShardStream(torch.utils.data.IterableDataset):
     """Samples of one split as (TextGraph, VideoGraph), streamed shard by shard; never a whole dataset in memory.
 
-    Shards are split across Ray Train workers (rank, world_size) and DataLoader workers; with `shuffle`, the shard
+    Rows are striped across Ray Train workers (rank, world_size) and DataLoader workers; with `shuffle`, the shard
     order and a buffer of samples are shuffled anew each epoch (call set_epoch). With `repeat`, one iteration runs
     epoch after epoch without end, so DataLoader workers are not restarted per epoch.
     """
@@ -185,19 +185,29 @@ class ShardStream(torch.utils.data.IterableDataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def my_shards(self) -> list[dict]:
+    def readers(self) -> tuple[int, int]:
+        """(number of readers, this reader): Ray Train workers x DataLoader workers."""
+        info = torch.utils.data.get_worker_info()
+        if info is None:
+            return self.world_size, self.rank
+        return self.world_size * info.num_workers, self.rank * info.num_workers + info.id
+
+    def my_shards(self) -> tuple[list[dict], int, int]:
+        """The shards in this epoch's order and this reader's row stripe (every `stride`-th row from `offset`).
+
+        Every reader reads every shard and keeps one row in `readers`: splits stay balanced across Ray Train workers
+        however the rows of a split fall into shards (reading is cheap; decoding, done for kept rows only, is not)."""
         shards = list(self.manifest["shards"])
         if self.shuffle:
             random.Random(self.seed + self.epoch).shuffle(shards)
-        info = torch.utils.data.get_worker_info()
-        readers, reader = self.world_size, self.rank
-        if info is not None:
-            readers, reader = self.world_size * info.num_workers, self.rank * info.num_workers + info.id
-        return shards[reader::readers]
+        readers, reader = self.readers()
+        return shards, readers, reader
 
     def rows(self):
         """(tsg_row, dsg_row) of this split with both rows ok; error rows are counted in self.skipped."""
-        for shard in self.my_shards():
+        shards, stride, offset = self.my_shards()
+        position = -1
+        for shard in shards:
             texts = pq.read_table(self.folder / shard["tsg_path"]).to_pylist()
             texts = {r["sample_id"]: r for r in texts if r["split"] == self.split}
             skipped = 0
@@ -206,6 +216,9 @@ class ShardStream(torch.utils.data.IterableDataset):
                 for video in record_batch.to_pylist():
                     text = texts.get(video["sample_id"])
                     if video["split"] != self.split or text is None:
+                        continue
+                    position += 1
+                    if position % stride != offset:
                         continue
                     if text["status"] != STATUS_OK or video["status"] != STATUS_OK or not video["keyframes"]:
                         skipped += 1

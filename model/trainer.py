@@ -114,6 +114,17 @@ def autocast(config: TrainConfig, device: torch.device):
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
+def next_batch(batches, world_size: int, device: torch.device):
+    """The next batch, or None when this worker's stream ends; with several workers, None as soon as any one's ends,
+    so that no worker waits in a gradient all-reduce for a step the others never take."""
+    batch = next(batches, None)
+    if world_size > 1:
+        has_batch = torch.tensor([0 if batch is None else 1], device=device)
+        torch.distributed.all_reduce(has_batch, op=torch.distributed.ReduceOp.MIN)
+        return batch if has_batch.item() else None
+    return batch
+
+
 def save_state(folder: str, model: nn.Module, optimizer, step: int, epoch: int, batch_in_epoch: int,
                config: TrainConfig, resumed_from: int | None) -> None:
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
@@ -184,7 +195,9 @@ def train_loop(loop_config: dict) -> None:
         train_stream.set_epoch(epoch)
         batch_in_epoch = 0
         waited = time.perf_counter()
-        for text, video in loader(train_stream, config.batch_size, config.loader_workers):
+        batches = iter(loader(train_stream, config.batch_size, config.loader_workers))
+        while (batch := next_batch(batches, world_size, device)) is not None:
+            text, video = batch
             if batch_in_epoch < skip_batches:
                 batch_in_epoch += 1
                 waited = time.perf_counter()

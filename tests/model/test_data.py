@@ -88,3 +88,9 @@ def test_repeat_runs_epoch_after_epoch(tiny_shards):
     batches = iter(loader(stream, batch_size=4))
     ids = [t.sample_id for _ in range(5) for t in next(batches).__getitem__(0).to_data_list()]
     assert len(ids) == 20 and len(set(ids[:8])) == 8 and sorted(ids[:8]) == sorted(ids[8:16])
+
+
+def test_more_readers_than_shards_stripe_rows(tiny_shards):
+    ids = [[t.sample_id for t, _ in ShardStream(tiny_shards, "val", 16, 4, rank=r, world_size=3)] for r in range(3)]
+    assert [len(i) for i in ids] == [2, 1, 1]  # the 4 val rows sit in one shard; each of 3 readers gets some
+    assert len(set(sum(ids, []))) == 4
