@@ -1,6 +1,6 @@
 """The compositional benchmark and ablation table on the demo (make eval):
 
-  python jobs/evaluate.py [--data-root data/demo] [--out out/demo/eval] [--seeds 3] [--max-steps 60]
+  python jobs/evaluate.py [--data-root data/demo] [--out out/demo/eval] [--seeds 3] [--max-steps 300]
 
 1. the demo dataset and its graph shards, generated and built when absent (--num-videos sets the size then);
 2. the hard-negative captions of test_compositional.json parsed into TSG rows -> OUT/negatives_tsg.parquet;
@@ -8,7 +8,9 @@
    on the train split, once per seed, and scored on the val clips -> a printed table, OUT/compositional.csv
    (mean ± std), OUT/compositional_seeds.csv, OUT/compositional.png; the full model of the first seed is kept for
    the report's HSG pictures (--keep).
-Larger settings on a GPU: --device cuda --num-videos 400 --max-steps 1000 --image-size 64 --dim 128.
+A larger demo and model (more signal; written for a GPU, untested on one here): --data-root data/demo400
+--graphs out/demo400/graphs --num-videos 400 --device cuda --max-steps 2000 --image-size 64 --dim 128 --seeds 5.
+A quick look on CPU: --seeds 1 --max-steps 100.
 """
 
 import argparse
@@ -45,7 +47,8 @@ def ensure_graphs(data_root: Path, graphs: Path, num_videos: int) -> None:
     if (graphs / manifest.FILENAME).is_file():
         built = sum(s["num_rows"] for s in manifest.read(graphs)["shards"])
     if built < expected:
-        print(f"== building graph shards of {data_root} into {graphs} ({built} of {expected} samples there)", flush=True)
+        print(f"== building graph shards of {data_root} into {graphs} ({built} of {expected} samples there)",
+              flush=True)
         run(BuildGraphsConfig(dataset="demo", data_root=str(data_root), out=str(graphs)))
     else:
         print(f"== graph shards: {graphs} ({built} samples)", flush=True)
@@ -57,7 +60,8 @@ def parse_negatives(data_root: Path, path: Path) -> Path:
     A negative's sample_id is '{clip sample_id}/negative-{index}' (sample ids are unique within a TSG table)."""
     entries = json.loads((data_root / "test_compositional.json").read_text())
     keys = [(e, i, n) for e in entries for i, n in enumerate(e["negatives"])]
-    batch = {"sample_id": [f"{e['sample_id']}/negative-{i}" for e, i, _ in keys], "video_id": [e["video_id"] for e, _, _ in keys],
+    batch = {"sample_id": [f"{e['sample_id']}/negative-{i}" for e, i, _ in keys],
+             "video_id": [e["video_id"] for e, _, _ in keys],
              "split": ["val"] * len(keys), "caption": [n["caption"] for _, _, n in keys],
              "status": [STATUS_OK] * len(keys), "error_message": [None] * len(keys)}
     rows = CaptionParser()(batch)
@@ -90,12 +94,12 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     training = parser.add_argument_group("training, the same for every configuration")
     training.add_argument("--backbone", default="tiny")
-    training.add_argument("--max-steps", type=int, default=60)
+    training.add_argument("--max-steps", type=int, default=300)
     training.add_argument("--batch-size", type=int, default=16)
-    training.add_argument("--lr", type=float, default=1e-3)
+    training.add_argument("--lr", type=float, default=3e-4)
     training.add_argument("--dim", type=int, default=64)
     training.add_argument("--num-layers", type=int, default=2)
-    training.add_argument("--image-size", type=int, default=64)
+    training.add_argument("--image-size", type=int, default=32)
     training.add_argument("--num-frames", type=int, default=8)
     training.add_argument("--seed", type=int, default=0, help="first seed")
     args = parser.parse_args(argv)

@@ -11,6 +11,7 @@ when --evaluation (default out/demo/eval) holds compositional.csv.
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
                   f"{str(error)[:200]}); the report has no HSG pictures. Pass --checkpoint.", flush=True)
         else:
             print(f"HSG cross edges from {checkpoint} (backbone {config.backbone})", flush=True)
-            cross_edges = lambda t, d: coreference_for_rows(model, t, d, config)
+            cross_edges = partial(coreference_for_rows, model, config=config)
 
     evaluation = Path(args.evaluation) if args.evaluation else DEFAULT_EVALUATION
     if not (evaluation / "compositional.csv").is_file():

@@ -11,8 +11,8 @@ on each retrieval path the model has: `backbone` (pooled, no graphs: the plug-an
 (pooled R-GTrm vs GTrm states: the caption's and the negative's TSG against the clip's DSG).
 
 The negatives' TSGs come from a parquet file with the columns of schemas.tsg.SCHEMA plus `clip_sample_id` (the val
-clip it negates), `negative_index` and `kind`; parsing them is the caller's job (jobs/evaluate.py), so this module reads only
-shards, parquet and torch.
+clip it negates), `negative_index` and `kind`; parsing them is the caller's job (jobs/evaluate.py), so this module
+reads only shards, parquet and torch.
 """
 
 import csv
@@ -109,14 +109,16 @@ def load_data(graphs: str | Path, negatives: str | Path, image_size: int, num_fr
     return data
 
 
-def evaluate(model, config: TrainConfig, data: BenchmarkData, batch_size: int = 32) -> dict:
+def evaluate(model, config: TrainConfig, data: BenchmarkData, device: str = "cpu", batch_size: int = 32) -> dict:
     """{path: {metric: value}} on the val clips and their negatives."""
     val = data.pairs("val", config.use_modifiers)
     clip_of = {t.sample_id: i for i, (t, _) in enumerate(val)}
     negative_of = torch.tensor([clip_of[r["clip_sample_id"]] for r in data.negatives], dtype=torch.long)
     negatives = [(text_graph(r, config.use_modifiers), val[i][1]) for r, i in zip(data.negatives, negative_of.tolist())]
-    recalls = retrieval(model, [collate(val[i:i + batch_size]) for i in range(0, len(val), batch_size)], ks=(1, 5))
-    true_scores, negative_scores = score_pairs(model, val, batch_size), score_pairs(model, negatives, batch_size)
+    recalls = retrieval(model, [collate(val[i:i + batch_size]) for i in range(0, len(val), batch_size)], device,
+                        ks=(1, 5))
+    true_scores = score_pairs(model, val, batch_size, device)
+    negative_scores = score_pairs(model, negatives, batch_size, device)
     kinds = [r["kind"] for r in data.negatives]
     results = {}
     for path in true_scores:
@@ -155,7 +157,7 @@ def run_benchmark(base: TrainConfig, data: BenchmarkData, bench: BenchmarkConfig
             config = dataclasses.replace(base, seed=seed, **CONFIGURATIONS[name])
             started = time.perf_counter()
             model = fit(config, data.pairs("train", config.use_modifiers), device)
-            results = evaluate(model, config, data)
+            results = evaluate(model, config, data, device)
             for path, metrics in results.items():
                 rows.append({"configuration": name, "seed": seed, "path": path, **metrics})
             headline = results[HEADLINE[config.finsta]]
