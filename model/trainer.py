@@ -153,6 +153,8 @@ def train_loop(loop_config: dict) -> None:
     import ray.train
     import ray.train.torch
 
+    loop_config = dict(loop_config)
+    unregistered = loop_config.pop("unregistered_checkpoint", None)
     config = TrainConfig(**loop_config)
     context = ray.train.get_context()
     rank, world_size = context.get_world_rank(), context.get_world_size()
@@ -161,10 +163,13 @@ def train_loop(loop_config: dict) -> None:
     model = build_model(config)
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
     step, epoch, skip_batches, resumed_from = 0, 0, 0, None
-    checkpoint = ray.train.get_checkpoint()
+    checkpoint, state = ray.train.get_checkpoint(), None
     if checkpoint:
         with checkpoint.as_directory() as folder:
             state = load_state(folder)
+    elif unregistered:
+        state = load_state(unregistered)
+    if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, epoch, skip_batches = state["step"], state["epoch"], state["batch_in_epoch"]
@@ -237,6 +242,26 @@ def train_loop(loop_config: dict) -> None:
     report({"step": step, "epoch": epoch, "final": 1, **flat}, batch_in_epoch)
 
 
+def unregistered_checkpoint(config: TrainConfig) -> str | None:
+    """The newest readable checkpoint in `folder` when Ray Train has no record of the run.
+
+    Ray Train resumes from the checkpoints its controller registered (checkpoint_manager_snapshot.json). A run killed
+    between a worker writing a checkpoint and the controller recording it leaves checkpoints but no record: resume
+    from the newest of those instead of starting over. With a record, Ray Train's own choice stands."""
+    folder = Path(config.run_dir) / config.name
+    if not folder.is_dir() or (folder / "checkpoint_manager_snapshot.json").is_file():
+        return None
+    for candidate in sorted(folder.glob(f"checkpoint_*/{STATE_FILE}"), reverse=True):
+        try:
+            load_state(candidate.parent)
+        except (RuntimeError, EOFError, OSError) as exc:
+            print(f"skipping unreadable checkpoint {candidate.parent}: {exc}", flush=True)
+            continue
+        print(f"resuming from {candidate.parent} (written, not yet recorded by Ray Train)", flush=True)
+        return str(candidate.parent)
+    return None
+
+
 def train(config: TrainConfig):
     """Run TorchTrainer on the cluster Ray connects to (the job's, or a local one); returns the Ray Train Result."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
@@ -244,7 +269,7 @@ def train(config: TrainConfig):
 
     trainer = TorchTrainer(
         train_loop,
-        train_loop_config=asdict(config),
+        train_loop_config={**asdict(config), "unregistered_checkpoint": unregistered_checkpoint(config)},
         scaling_config=ScalingConfig(num_workers=config.num_workers, use_gpu=config.use_gpu,
                                      resources_per_worker={"CPU": config.cpus_per_worker}),
         run_config=RunConfig(name=config.name, storage_path=config.run_dir,

@@ -71,7 +71,9 @@ def test_killed_run_resumes_from_its_last_checkpoint(tiny_shards, tmp_path):
                            timeout=300, check=False)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     log = rerun.stdout + rerun.stderr
-    resumed_at = int(re.search(r"resumed from checkpoint at step (\d+)", log).group(1))
+    resumed = re.search(r"resumed from checkpoint at step (\d+)", log)
+    assert resumed, log[:6000]
+    resumed_at = int(resumed.group(1))
     assert 2 <= resumed_at <= killed_at
     assert f"step {resumed_at + 1:5d} epoch" in log and "step     1 epoch" not in log
     assert "graph    t2v  R@1" in log
