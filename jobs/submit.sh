@@ -19,6 +19,8 @@ if [[ -z "${RAY_ADDRESS:-}" ]]; then
         echo "submit.sh: no local Ray cluster answers; starting a head node with $RAY"
         # The job's `python` is the first on the head's PATH: put this venv first.
         PATH="${VENV_BIN}:$PATH" "$RAY" start --head --dashboard-host 127.0.0.1 --disable-usage-stats
+        echo "submit.sh: the head stays up for later jobs (and a plain ray.init() on this machine joins it);" \
+             "stop it with '$RAY stop' when done"
     else
         echo "submit.sh: reusing the running local Ray cluster"
     fi

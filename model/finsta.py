@@ -3,7 +3,9 @@
 Two retrieval paths come out of it:
     backbone  video_head(backbone pooled video) vs text_head(backbone pooled caption): needs no graphs (plug-and-play);
               distillation pulls it toward the graph path while training.
-    graph     pooled R-GTrm states (+ the pooled video) vs pooled GTrm states (+ the pooled caption).
+    graph     mean of the R-GTrm node states vs mean of the GTrm node states (each through a linear head).
+Every string of both graphs (node words, detection "attributes class" texts, predicates) is embedded by the backbone's
+text encoder and one shared projection, so the graphs need no vocabulary of their own and work with any backbone.
 """
 
 import torch
