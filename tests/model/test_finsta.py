@@ -114,3 +114,22 @@ def test_retrieval_reports_both_paths_and_score_pairs(tiny_shards):
     scores = score_pairs(model, mismatched)
     assert scores["graph"].shape == (2,) and scores["backbone"].shape == (2,)
     assert abs(scores["graph"][1].item()) <= 1.0
+
+
+def test_losses_under_bf16_autocast(batch):
+    model = make_model()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        terms = model.compute_losses(*batch)
+    terms["loss"].backward()
+    assert torch.isfinite(terms["loss"]) and model.gtrm.edge_kind.weight.grad is not None
+
+
+@pytest.mark.gpu
+def test_one_fp16_step_on_cuda(batch):
+    model = make_model().cuda()
+    text, video = (b.to("cuda") for b in batch)
+    scaler = torch.amp.GradScaler()
+    with torch.autocast("cuda", dtype=torch.float16):
+        terms = model.compute_losses(text, video)
+    scaler.scale(terms["loss"]).backward()
+    assert torch.isfinite(terms["loss"])
