@@ -291,7 +291,7 @@ def fit(config: TrainConfig, pairs: list | None = None, device: str = "cpu") -> 
     torch.manual_seed(config.seed)
     model = build_model(config).to(device)
     module = LossModule(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler(enabled=config.precision == "fp16" and device.type == "cuda")
     train_stream = None if pairs is not None else stream(config, config.train_split, shuffle=True)
     step = 0
