@@ -20,7 +20,7 @@ def demo(tmp_path_factory):
     return root
 
 
-def test_demo_to_shards_to_training(demo, tmp_path):
+def test_demo_to_shards_to_training(demo, tmp_path, local_ray):
     graphs = tmp_path / "graphs"
     summary = run(BuildGraphsConfig(dataset="demo", data_root=str(demo), out=str(graphs), rows_per_shard=8))
     annotations = [json.loads((demo / name).read_text()) for name in ("train.json", "val_1.json")]

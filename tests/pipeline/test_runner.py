@@ -75,7 +75,7 @@ def read_rows(out: Path) -> tuple[dict, dict]:
 
 
 @pytest.mark.slow
-def test_every_fault_becomes_an_error_row_and_good_samples_are_ok(fault_dataset, weights, tmp_path):
+def test_every_fault_becomes_an_error_row_and_good_samples_are_ok(fault_dataset, weights, tmp_path, local_ray):
     root, sample_ids = fault_dataset
     config = BuildGraphsConfig(dataset="generic", data_root=str(root), out=str(tmp_path / "graphs"),
                                annotations="clips.jsonl", weights=str(weights), imgsz=160, num_frames=4,
