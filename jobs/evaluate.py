@@ -91,7 +91,8 @@ def main(argv=None) -> int:
                         choices=list(compositional.CONFIGURATIONS), metavar="NAME",
                         help=f"which of {list(compositional.CONFIGURATIONS)}")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    # One thread: these models are small, and two threads on a shared 2-core machine ran 7x slower (spin-waiting).
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
     training = parser.add_argument_group("training, the same for every configuration")
     training.add_argument("--backbone", default="tiny")
     training.add_argument("--max-steps", type=int, default=300)
