@@ -6,8 +6,8 @@
 2. the hard-negative captions of test_compositional.json parsed into TSG rows -> OUT/negatives_tsg.parquet;
 3. every configuration (backbone alone, backbone + Finsta, six ablations) trained in this process for the same steps
    on the train split, once per seed, and scored on the val clips -> a printed table, OUT/compositional.csv
-   (mean ± std), OUT/compositional_seeds.csv, OUT/compositional.png; the full model of the first seed is kept for
-   the report's HSG pictures (--keep).
+   (mean ± std), OUT/compositional_seeds.csv, OUT/compositional.png, OUT/targets.txt (met or not); the full model
+   of the first seed is kept for the report's HSG pictures (--keep).
 A larger demo and model (more signal; written for a GPU, untested on one here): --data-root data/demo400
 --graphs out/demo400/graphs --num-videos 400 --device cuda --max-steps 2000 --image-size 64 --dim 128 --seeds 5.
 A quick look on CPU: --seeds 1 --max-steps 100.
@@ -135,7 +135,8 @@ def main(argv=None) -> int:
     print("\nTargets:")
     for line in compositional.verdict(summary):
         print("  " + line)
-    print(f"\nwritten: {out / 'compositional.csv'}, {out / 'compositional_seeds.csv'}, {out / 'compositional.png'}"
+    print(f"\nwritten: {out / 'compositional.csv'}, {out / 'compositional_seeds.csv'}, {out / 'compositional.png'}, "
+          f"{out / 'targets.txt'}"
           + (f"; model kept in {keep}" if keep and compositional.FULL in bench.configurations else ""))
     print(f"wall time {time.perf_counter() - started:.0f} s")
     return 0

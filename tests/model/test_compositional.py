@@ -62,6 +62,7 @@ def test_benchmark_writes_table_csvs_and_plot(tiny_shards, tmp_path):
         ("backbone + Finsta", "backbone")]
     assert all(" ± " in r["t2v R@1"] and r["seeds"] == "1" for r in table)
     assert (tmp_path / "eval" / "compositional.png").stat().st_size > 10_000
+    assert "Finsta vs backbone alone" in (tmp_path / "eval" / "targets.txt").read_text()
     assert "NOT MET" in compositional.verdict(compositional.summarise(rows), margin=101.0)[0]
     model, config = compositional.load_trained(tmp_path / "keep")
     assert config.finsta and config.max_steps == 2 and hasattr(model, "gtrm")
