@@ -18,10 +18,10 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.decode import Decoder
-from pipeline.detect import Detector
-from pipeline.dsg import DSGBuilder
-from pipeline.evaluate_dsg import demo_samples
+from pipeline.decode import Decoder  # noqa: E402
+from pipeline.detect import Detector  # noqa: E402
+from pipeline.dsg import DSGBuilder  # noqa: E402
+from pipeline.evaluate_dsg import demo_samples  # noqa: E402
 
 
 def as_batch(samples: list[dict]) -> dict:

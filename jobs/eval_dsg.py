@@ -13,8 +13,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from jobs.cli import config_from_args, parser_for
-from pipeline.evaluate_dsg import EvalDSGConfig, evaluate, format_table
+from jobs.cli import config_from_args, parser_for  # noqa: E402
+from pipeline.evaluate_dsg import EvalDSGConfig, evaluate, format_table  # noqa: E402
 
 
 def main(argv=None) -> int:

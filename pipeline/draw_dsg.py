@@ -4,8 +4,8 @@
     python -m pipeline.draw_dsg --video data/demo/videos/v_demo_0030.mp4 --start 0 --end 4 \\
         --weights pipeline/demo/weights/shapes_yolov8n.pt --imgsz 320 --out a.png
 Boxes and labels take their track's colour; under each box are its unary predicates ("moves left", "appears") and,
-per arrow it starts, the pair predicates ("-> #1 approaches, near"); arrows go from subject to object. Left/right/above/below hold for almost every pair, so they are
-left out unless asked for (`--predicates`).
+per arrow it starts, the pair predicates ("-> #1 approaches, near"); arrows go from subject to object.
+Left/right/above/below hold for almost every pair, so they are left out unless asked for (`--predicates`).
 """
 
 import argparse
@@ -114,7 +114,8 @@ def row_from_shard(shard: str | Path, sample_id: str | None) -> dict:
     for row in rows:
         if row["sample_id"] == sample_id:
             return row
-    raise ValueError(f"sample '{sample_id}' is not in shard '{shard}'; it holds {[r['sample_id'] for r in rows][:5]}...")
+    held = [r["sample_id"] for r in rows][:5]
+    raise ValueError(f"sample '{sample_id}' is not in shard '{shard}'; it holds {held}...")
 
 
 def main(argv=None) -> int:

@@ -50,8 +50,8 @@ class EvalDSGConfig:
     iou_threshold: float = field(default=0.5, metadata={"help": "IoU for a detection to match a ground-truth box"})
     min_visible: float = field(default=0.5, metadata={"help": "ground-truth objects less visible are don't-care"})
     out: str | None = field(default=None, metadata={"help": "also write the metrics as JSON here"})
-    relation_head: str | None = field(default=None, metadata={"help": "a trained MLP relation head (.pt) for the "
-                                                                       "pair predicates; see python -m pipeline.relations"})
+    relation_head: str | None = field(default=None, metadata={
+        "help": "a trained MLP relation head (.pt) for the pair predicates; see python -m pipeline.relations"})
     oracle: bool = field(default=False, metadata={"help": "score ground-truth boxes and tracks at the keyframes "
                                                           "instead of the detector: the relation rules' upper bound"})
 
@@ -76,7 +76,10 @@ class Tally:
 
     def metrics(self) -> dict:
         c = self.counts
-        ratio = lambda a, b: c[a] / c[b] if c[b] else float("nan")
+
+        def ratio(a, b):
+            return c[a] / c[b] if c[b] else float("nan")
+
         by_predicate = {p: {"found": n["found"], "total": n["total"], "recall": n["found"] / n["total"]}
                         for p, n in sorted(self.recall_by_predicate.items())}
         return {

@@ -14,7 +14,8 @@ MIN_VISIBLE_FRACTION = 0.3
 SPLIT_FILES = {"train": "train.json", "val": "val_1.json"}
 
 
-def yolo_label_lines(frame: dict, class_of_track: dict[int, int], min_visible: float = MIN_VISIBLE_FRACTION) -> list[str]:
+def yolo_label_lines(frame: dict, class_of_track: dict[int, int],
+                     min_visible: float = MIN_VISIBLE_FRACTION) -> list[str]:
     """'class x_centre y_centre width height' lines (normalised) for one ground-truth frame."""
     lines = []
     for obj in frame["objects"]:
