@@ -244,7 +244,7 @@ def verdict(summary: list[dict], metric: str = "t2v R@1", margin: float = 10.0) 
             drop = round(full[m] - s["mean"][m], 1)
             lines.append(f"{name:18s} {m:9s} {s['mean'][m]:5.1f} ± {s['std'][m]:4.1f} vs full {full[m]:5.1f} ± "
                          f"{headline[FULL]['std'][m]:4.1f}: "
-                         + (f"lowers it by {drop:.1f}" if drop > 0 else f"does NOT lower it ({-drop:+.1f})"))
+                         + (f"lowers it by {drop:.1f}" if drop > 0 else f"does NOT lower it ({0.0 - drop:+.1f})"))
     lines.append("(a difference smaller than the std over seeds is within seed noise)")
     return lines
 
