@@ -3,8 +3,8 @@
   write_report(graphs, out)  ->  out/index.html + out/images/*.png  (opens in a browser, no server)
 For each sampled pair it draws the DSG keyframes (boxes, tracks, relations), the TSG, and, when the caller passes
 `cross_edges` (a function of a TSG row and a DSG row, e.g. from a trained model's HSG), the cross-modal coreference
-edges between the caption's objects and the video's tracks. An evaluation folder (compositional.csv and its PNGs)
-is shown when given.
+edges between the caption's objects and the video's tracks. An evaluation folder (compositional.csv, targets.txt and
+its PNGs) is shown when given.
 """
 
 import csv
@@ -109,6 +109,8 @@ def evaluation_html(folder: Path, images: Path) -> str:
     with table.open(newline="") as f:
         rows = list(csv.reader(f))
     parts = ["<h2>Compositional evaluation</h2>", table_html(rows[0], rows[1:])]
+    if (folder / "targets.txt").is_file():
+        parts.append(f"<pre>{html.escape((folder / 'targets.txt').read_text())}</pre>")
     for picture in sorted(folder.glob("*.png")):
         target = images / f"eval_{picture.name}"
         target.write_bytes(picture.read_bytes())

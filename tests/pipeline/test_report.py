@@ -51,6 +51,7 @@ def test_report_page_and_pictures_reference_each_other(tmp_path):
     evaluation = tmp_path / "eval"
     evaluation.mkdir()
     (evaluation / "compositional.csv").write_text("model,R@1\nbackbone,10.0\nfinsta,30.0\n")
+    (evaluation / "targets.txt").write_text("Finsta vs backbone alone: +20 points (target >= +10): met\n")
     cv2.imwrite(str(evaluation / "compositional.png"), np.zeros((10, 10, 3), np.uint8))
 
     edges = lambda tsg_row, dsg_row: [{"text_node": 0, "track_id": 1, "score": 0.75}]  # noqa: E731
@@ -62,5 +63,5 @@ def test_report_page_and_pictures_reference_each_other(tmp_path):
     assert referenced == on_disk and len(on_disk) == 2 * 3 + 1
     assert all((page.parent / src).stat().st_size > 0 for src in referenced)
     assert "<td class='num'>2</td>" in text  # two DSG error rows in the val split
-    assert "video file not found" in text and "backbone" in text
+    assert "video file not found" in text and "backbone" in text and "(target &gt;= +10): met" in text
     assert text.count("class='sample'") == 2
