@@ -70,9 +70,12 @@ class TableStage:
 
     def __init__(self, stage_class, prefix: str, torch_threads: int | None = None, **stage_kwargs):
         if torch_threads:
+            import cv2
             import torch
 
+            # Several actors share the machine's cores: oversubscribed thread pools spin and stall each other.
             torch.set_num_threads(torch_threads)
+            cv2.setNumThreads(torch_threads)
         self.stage = stage_class(**stage_kwargs)
         self.prefix, self.schema = prefix, {"tsg": tsg.SCHEMA, "dsg": dsg.SCHEMA}[prefix]
 
