@@ -4,7 +4,7 @@
 
 1. the demo dataset and its graph shards, generated and built when absent (--num-videos sets the size then);
 2. the hard-negative captions of test_compositional.json parsed into TSG rows -> OUT/negatives_tsg.parquet;
-3. every configuration (backbone alone, backbone + Finsta, six ablations) trained in this process for the same steps
+3. every configuration (backbone alone, backbone + Finsta, eight ablations) trained in this process for the same steps
    on the train split, once per seed, and scored on the val clips -> a printed table, OUT/compositional.csv
    (mean ± std), OUT/compositional_seeds.csv, OUT/compositional.png, OUT/targets.txt (met or not); the full model
    of the first seed is kept for the report's HSG pictures (--keep).

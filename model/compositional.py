@@ -42,6 +42,8 @@ CONFIGURATIONS = {
     "- temporal links": {"use_temporal_links": False},
     "- modifier nodes": {"use_modifiers": False},
     "- HSG cross edges": {"use_cross_edges": False},
+    "- object phrases": {"use_object_phrases": False},
+    "- hard negatives": {"use_hard_negatives": False},
 }
 BASELINE, FULL = "backbone only", "backbone + Finsta"
 KINDS = ("relation", "attribute", "order")

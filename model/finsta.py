@@ -8,13 +8,16 @@ Every string of both graphs (node words, detection "attributes class" texts, pre
 text encoder and one shared projection, so the graphs need no vocabulary of their own and work with any backbone.
 """
 
+import random
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch_geometric.data import Batch
 from torch_geometric.utils import scatter
 
 from model import hsg, losses
-from model.data import EDGE_KINDS, NODE_KINDS, flat
+from model.data import EDGE_KINDS, NODE_KINDS, flat, structural_negatives
 from model.graph_encoder import GTrm, RGTrm, box_centres
 
 PE_DIM = 8
@@ -83,8 +86,10 @@ class FinstaModel(nn.Module):
     def __init__(self, backbone: nn.Module, dim: int = 64, num_layers: int = 2, num_heads: int = 4,
                  temperature: float = 0.07, cross_edge_k: int = 1, use_coarse: bool = True, use_osc: bool = True,
                  use_ptc: bool = True, use_distill: bool = True, use_stgd: bool = True,
-                 use_temporal_links: bool = True, use_cross_edges: bool = True, graph_text_grad: bool = False):
+                 use_temporal_links: bool = True, use_cross_edges: bool = True, graph_text_grad: bool = False,
+                 use_object_phrases: bool = True, use_hard_negatives: bool = True):
         super().__init__()
+        self.use_object_phrases, self.use_hard_negatives = use_object_phrases, use_hard_negatives
         self.graph_text_grad = graph_text_grad
         self.backbone = backbone
         self.temperature, self.cross_edge_k = temperature, cross_edge_k
@@ -128,6 +133,28 @@ class FinstaModel(nn.Module):
         return [pooled[torch.tensor([where[s] for s in group], dtype=torch.long, device=pooled.device)]
                 for group in groups]
 
+    def encode_text_graph(self, text, node_embed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """GTrm over a text Batch whose node strings are embedded in node_embed -> (node states, graph-path text)."""
+        nodes, pooled = self.gtrm(self.words(node_embed) + self.node_kind(text.node_kind), text.edge_index,
+                                  text.edge_kind, text.pe, text.batch, text.num_graphs)
+        return nodes, self.text_graph_head(pooled)
+
+    def hard_negatives(self, text) -> torch.Tensor | None:
+        """Graph-path embeddings of structure-swapped captions of the batch (data.structural_negatives), or None.
+
+        With object phrases on, an object node enters GTrm as its attribute-prefixed phrase, so an attribute swap
+        changes the node strings themselves, as it does for the detections ("yellow square")."""
+        graphs = text.to_data_list()
+        predicates = [t for g in graphs for t, k in zip(g.node_text, g.node_kind.tolist())
+                      if NODE_KINDS[k] == "relation"]
+        rng = random.Random(int(torch.randint(2**31, (1,))))
+        negatives = [n for g in graphs for n in structural_negatives(g, predicates, rng).values()]
+        if not negatives:
+            return None
+        batch = Batch.from_data_list(negatives).to(text.edge_index.device)
+        strings = flat(batch.node_phrase) if self.use_object_phrases else flat(batch.node_text)
+        return self.encode_text_graph(batch, self.encode_strings(strings)[0])[1]
+
     def forward(self, text, video, with_shuffle: bool = False) -> dict:
         """Encode a (text Batch, video Batch) of B pairs into embeddings, node states and coreference edges."""
         num_graphs = text.num_graphs
@@ -138,10 +165,9 @@ class FinstaModel(nn.Module):
         clip = self.backbone.encode_video(video.frames)
         out = {"backbone_video": self.video_head(clip.pooled), "backbone_text": self.text_head(captions)}
 
-        text_nodes, text_pool = self.gtrm(self.words(node_embed) + self.node_kind(text.node_kind), text.edge_index,
-                                          text.edge_kind, text.pe, text.batch, num_graphs)
+        text_nodes, out["graph_text"] = self.encode_text_graph(text, phrase_embed if self.use_object_phrases
+                                                               else node_embed)
         out["text_nodes"] = text_nodes
-        out["graph_text"] = self.text_graph_head(text_pool)
 
         x = (self.region(roi_pool(clip.tokens, clip.grid, video.batch, video.frame, video.box))
              + self.words(object_embed) + self.object_box(box_features(video.box)))
@@ -227,6 +253,9 @@ class FinstaModel(nn.Module):
         terms = {"backbone_nce": losses.info_nce(out["backbone_video"], out["backbone_text"], self.temperature)}
         if self.use_coarse:
             terms["graph_nce"] = losses.info_nce(out["graph_video"], out["graph_text"], self.temperature)
+        if self.use_hard_negatives and (negatives := self.hard_negatives(text)) is not None:
+            terms["hard_negatives"] = losses.hard_negative_nce(out["graph_video"], out["graph_text"], negatives,
+                                                               self.temperature)
         if self.use_osc:
             terms["osc"] = self.osc(text, video, out)
         if self.use_ptc:

@@ -14,6 +14,18 @@ def info_nce(video: torch.Tensor, text: torch.Tensor, temperature: float = 0.07)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
 
 
+def hard_negative_nce(video: torch.Tensor, text: torch.Tensor, negatives: torch.Tensor,
+                      temperature: float = 0.07) -> torch.Tensor:
+    """Video -> text InfoNCE whose candidates are the batch's captions plus hard negatives (structure-swapped captions).
+
+    s_ij = cos(v_i, t_j) / tau over t = [text; negatives];   L = CE(s, diag).
+    video, text [B, d], negatives [M, d] -> scalar
+    """
+    candidates = F.normalize(torch.cat([text, negatives]), dim=-1)
+    logits = F.normalize(video, dim=-1) @ candidates.t() / temperature
+    return F.cross_entropy(logits, torch.arange(video.shape[0], device=video.device))
+
+
 def osc_loss(text_objects: torch.Tensor, video_nodes: torch.Tensor, positive: torch.Tensor,
              temperature: float = 0.07) -> torch.Tensor:
     """Object-centred spatial contrasting: each text object node against every video node of the batch.

@@ -46,6 +46,8 @@ class TrainConfig:
     use_cross_edges: bool = True
     use_modifiers: bool = True
     graph_text_grad: bool = False
+    use_object_phrases: bool = True
+    use_hard_negatives: bool = True
     image_size: int = 64
     num_frames: int = 8
     batch_size: int = 16
@@ -82,7 +84,8 @@ def build_model(config: TrainConfig) -> nn.Module:
                        temperature=config.temperature, cross_edge_k=config.cross_edge_k, use_coarse=config.use_coarse,
                        use_osc=config.use_osc, use_ptc=config.use_ptc, use_distill=config.use_distill,
                        use_stgd=config.use_stgd, use_temporal_links=config.use_temporal_links,
-                       use_cross_edges=config.use_cross_edges, graph_text_grad=config.graph_text_grad)
+                       use_cross_edges=config.use_cross_edges, graph_text_grad=config.graph_text_grad,
+                       use_object_phrases=config.use_object_phrases, use_hard_negatives=config.use_hard_negatives)
 
 
 class LossModule(nn.Module):

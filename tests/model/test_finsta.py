@@ -46,7 +46,7 @@ def test_shuffled_frames_is_a_permutation_per_clip(batch):
 def test_all_losses_are_finite_and_train_every_part(batch):
     model = make_model()
     terms = model.compute_losses(*batch)
-    assert set(terms) == {"backbone_nce", "graph_nce", "osc", "ptc", "distill", "loss"}
+    assert set(terms) == {"backbone_nce", "graph_nce", "hard_negatives", "osc", "ptc", "distill", "loss"}
     assert all(torch.isfinite(v) for v in terms.values())
     terms["loss"].backward()
     for part in (model.gtrm, model.rgtrm, model.rgtrm.stgd, model.backbone.video, model.backbone.text,
@@ -55,7 +55,7 @@ def test_all_losses_are_finite_and_train_every_part(batch):
 
 
 @pytest.mark.parametrize("flag, term", [("use_coarse", "graph_nce"), ("use_osc", "osc"), ("use_ptc", "ptc"),
-                                        ("use_distill", "distill")])
+                                        ("use_distill", "distill"), ("use_hard_negatives", "hard_negatives")])
 def test_each_loss_switches_off(batch, flag, term):
     terms = make_model(**{flag: False}).compute_losses(*batch)
     assert term not in terms and "backbone_nce" in terms
@@ -63,7 +63,8 @@ def test_each_loss_switches_off(batch, flag, term):
 
 def test_ablations_change_the_model_without_breaking_it(batch):
     base = make_model().compute_losses(*batch)
-    for flags in ({"use_stgd": False}, {"use_temporal_links": False}, {"use_cross_edges": False}):
+    for flags in ({"use_stgd": False}, {"use_temporal_links": False}, {"use_cross_edges": False},
+                  {"use_object_phrases": False}):
         terms = make_model(**flags).compute_losses(*batch)
         assert torch.isfinite(terms["loss"]) and not torch.allclose(terms["loss"], base["loss"]), flags
 

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from model.losses import distillation_loss, info_nce, osc_loss, ptc_loss
+from model.losses import distillation_loss, hard_negative_nce, info_nce, osc_loss, ptc_loss
 
 
 def test_info_nce_prefers_aligned_pairs_and_has_gradients():
@@ -65,3 +65,11 @@ def test_distillation_moves_the_student_only():
     assert abs(loss.item() - 1.0) < 1e-6
     loss.backward()
     assert student.grad.abs().sum() > 0 and teacher.grad is None
+
+
+def test_hard_negative_nce_penalises_a_negative_close_to_the_video():
+    video = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    far = hard_negative_nce(video, video, torch.tensor([[-1.0, 0.0]]), temperature=0.1)
+    close = hard_negative_nce(video, video, torch.tensor([[1.0, 0.05]]), temperature=0.1)
+    assert far.item() < 0.01 and close.item() > 0.3  # video 0 cannot tell its caption from the negative: ~log(2) / 2
+    assert torch.isclose(far, info_nce(video, video, temperature=0.1), atol=1e-3)
