@@ -20,6 +20,8 @@ import numpy as np
 
 from pipeline.demo import captions
 from pipeline.demo.detection_data import export_yolo_dataset
+from pipeline.relations import Thresholds, geometric_relations, pair_motion
+from pipeline.relations import unary_motion as unary_motion_predicates
 from schemas.common import make_sample_id
 
 VERSION = "1"
@@ -35,13 +37,7 @@ BACKGROUND = (235, 235, 235)
 SPEEDS = {"slow": (0.07, 0.10), "quick": (0.18, 0.26)}  # normalised units per second
 FOURCC = "mp4v"  # what OpenCV's wheel writes and decord reads back
 
-# Relation vocabulary thresholds (shared with pipeline/relations.py through the project brief).
-OFFSET = 0.1
-NEAR_DISTANCE = 0.25
-INSIDE_COVER = 0.9
-DEPTH_MARGIN = 0.02
-MOTION_THRESHOLD = 0.05
-
+VOCABULARY = Thresholds()  # the relation vocabulary's default thresholds, as the pipeline uses them
 DIRECTIONS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0)}
 MIN_EVENT_FRAMES = 8
 EDGE_MARGIN_PX = 3
@@ -141,59 +137,15 @@ def render_video(tracks: list[dict], positions: np.ndarray, visible: np.ndarray,
 # ---------------------------------------------------------------- relations (the vocabulary's definitions)
 
 
-def pair_relations(box_a, box_b, velocity_a, velocity_b, threshold: float = MOTION_THRESHOLD) -> list[str]:
-    """Predicates that hold for subject A and object B (normalised boxes [x1, y1, x2, y2], velocities per second)."""
-    ax1, ay1, ax2, ay2 = box_a
-    bx1, by1, bx2, by2 = box_b
-    cax, cay, cbx, cby = (ax1 + ax2) / 2, (ay1 + ay2) / 2, (bx1 + bx2) / 2, (by1 + by2) / 2
-    inter = max(0.0, min(ax2, bx2) - max(ax1, bx1)) * max(0.0, min(ay2, by2) - max(ay1, by1))
-    area_a, area_b = (ax2 - ax1) * (ay2 - ay1), (bx2 - bx1) * (by2 - by1)
-    a_inside = inter >= INSIDE_COVER * area_a and area_a < area_b
-    b_inside = inter >= INSIDE_COVER * area_b and area_b < area_a
-    dx, dy = cbx - cax, cby - cay
-    distance = math.hypot(dx, dy)
-    found = []
-    if dx > OFFSET:
-        found.append("left of")
-    if -dx > OFFSET:
-        found.append("right of")
-    if dy > OFFSET:
-        found.append("above")
-    if -dy > OFFSET:
-        found.append("below")
-    if distance < NEAR_DISTANCE and not a_inside and not b_inside:
-        found.append("near")
-    if inter > 0 and not a_inside and not b_inside:
-        found.append("touching")
-    if a_inside:
-        found.append("inside")
-    if inter > 0 and ay2 - by2 > DEPTH_MARGIN:
-        found.append("in front of")
-    if inter > 0 and by2 - ay2 > DEPTH_MARGIN:
-        found.append("behind")
-    vax, vay = velocity_a
-    if math.hypot(vax, vay) > threshold and distance > 0:
-        towards = vax * dx + vay * dy
-        distance_rate = ((velocity_b[0] - vax) * dx + (velocity_b[1] - vay) * dy) / distance
-        if towards > 0 and distance_rate < -threshold:
-            found.append("approaches")
-        if towards < 0 and distance_rate > threshold:
-            found.append("moves away from")
-    return found
+def pair_relations(box_a, box_b, velocity_a, velocity_b, thresholds: Thresholds = VOCABULARY) -> list[str]:
+    """Predicates that hold for subject A and object B: the vocabulary's own definitions (pipeline/relations.py)
+    applied to the true boxes and true velocities, so ground truth and pipeline cannot drift apart in meaning."""
+    return [*geometric_relations(box_a, box_b, thresholds),
+            *pair_motion(box_a, box_b, velocity_a, velocity_b, thresholds)]
 
 
-def unary_motion(velocity, threshold: float = MOTION_THRESHOLD) -> list[str]:
-    vx, vy = velocity
-    found = []
-    if vx < -threshold:
-        found.append("moves left")
-    if vx > threshold:
-        found.append("moves right")
-    if vy < -threshold:
-        found.append("moves up")
-    if vy > threshold:
-        found.append("moves down")
-    return found
+def unary_motion(velocity, thresholds: Thresholds = VOCABULARY) -> list[str]:
+    return list(unary_motion_predicates(velocity, thresholds))
 
 
 def frame_relations(objects: list[dict], appearing: set, disappearing: set) -> list[dict]:
