@@ -8,7 +8,8 @@ for the same steps on the same train split, once per seed, and scored on the val
     pairwise accuracy     share of (clip, caption, negative) with score(clip, caption) > score(clip, negative),
                           overall and per negative kind (model.evaluate.score_pairs)
 on each retrieval path the model has: `backbone` (pooled, no graphs: the plug-and-play path) and, for Finsta, `graph`
-(pooled R-GTrm vs GTrm states: the caption's and the negative's TSG against the clip's DSG).
+(pooled R-GTrm vs GTrm states) and `structure` (the graph path plus object-by-object and predicate-by-predicate
+agreement through the HSG coreference edges, model/structure.py: Finsta's headline).
 
 The negatives' TSGs come from a parquet file with the columns of schemas.tsg.SCHEMA plus `clip_sample_id` (the val
 clip it negates), `negative_index` and `kind`; parsing them is the caller's job (jobs/evaluate.py), so this module
@@ -48,9 +49,9 @@ CONFIGURATIONS = {
 BASELINE, FULL = "backbone only", "backbone + Finsta"
 KINDS = ("relation", "attribute", "order")
 METRICS = ("t2v R@1", "t2v R@5", "v2t R@1", "v2t R@5", "pairwise", *(f"pairwise {k}" for k in KINDS))
-# The headline path of each model: the graph path is how Finsta scores a (clip, caption) pair from their graphs; the
-# backbone alone has only its pooled path. Finsta's plug-and-play (backbone) path is reported beside it.
-HEADLINE = {True: "graph", False: "backbone"}
+# The headline path of each model: the structure path is how Finsta scores a (clip, caption) pair from their graphs;
+# the backbone alone has only its pooled path. Finsta's pooled graph and plug-and-play paths are reported beside it.
+HEADLINE = {True: "structure", False: "backbone"}
 NEGATIVE_COLUMNS = ("clip_sample_id", "negative_index", "kind")
 
 

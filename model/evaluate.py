@@ -2,14 +2,18 @@
 
 `score_pairs` takes any list of (TextGraph, VideoGraph) pairs, so a compositional benchmark can score one clip
 against its caption and its hard-negative captions (TSGs of the negatives) with the same model.
+Paths: `backbone` and `graph` compare pooled embeddings; `structure` (FinstaModel only) scores every caption
+against every clip part by part (model/structure.py).
 """
 
 import torch
 
+from model import structure
 from model.data import collate
-from model.finsta import embed
+from model.finsta import normalised
 
 PATHS = {"backbone": ("backbone_video", "backbone_text"), "graph": ("graph_video", "graph_text")}
+STRUCTURE = "structure"
 
 
 def recall_at_k(similarity: torch.Tensor, ks=(1, 5, 10)) -> dict:
@@ -22,46 +26,69 @@ def recall_at_k(similarity: torch.Tensor, ks=(1, 5, 10)) -> dict:
 
 
 @torch.no_grad()
-def embed_all(model, batches, device="cpu") -> dict:
-    """Concatenated normalised embeddings of every batch (a loader of (text Batch, video Batch))."""
+def encode_all(model, batches, device="cpu") -> tuple[dict, list, list]:
+    """Concatenated normalised pooled embeddings of every batch (a loader of (text Batch, video Batch)), and for a
+    FinstaModel the structure parts of each batch's captions and clips (else two empty lists)."""
     model.eval()
     parts: dict[str, list[torch.Tensor]] = {}
+    texts, videos = [], []
     for text, video in batches:
-        for key, value in embed(model, text.to(device), video.to(device)).items():
+        text, video = text.to(device), video.to(device)
+        out = model(text, video)
+        for key, value in normalised(out).items():
             parts.setdefault(key, []).append(value.cpu())
-    return {k: torch.cat(v) for k, v in parts.items()}
+        if hasattr(model, "structure_parts"):
+            t, v = model.structure_parts(text, video, out)
+            texts.append(t)
+            videos.append(v)
+    return {k: torch.cat(v) for k, v in parts.items()}, texts, videos
+
+
+def embed_all(model, batches, device="cpu") -> dict:
+    """Concatenated normalised pooled embeddings of every batch."""
+    return encode_all(model, batches, device)[0]
 
 
 def retrieval(model, batches, device="cpu", ks=(1, 5, 10)) -> dict:
-    """{"backbone": {"t2v": {"R@1": ..}, "v2t": {..}}, "graph": {...}, "num_pairs": N} over all pairs of `batches`."""
-    embeddings = embed_all(model, batches, device)
+    """{"backbone": {"t2v": {"R@1": ..}, "v2t": {..}}, "graph": ..., "structure": ..., "num_pairs": N} over all pairs
+    of `batches`."""
+    embeddings, texts, videos = encode_all(model, batches, device)
     results = {"num_pairs": len(next(iter(embeddings.values()))) if embeddings else 0}
-    for path, (video_key, text_key) in PATHS.items():
-        if video_key not in embeddings:
-            continue
-        similarity = embeddings[text_key] @ embeddings[video_key].t()
+    similarities = {path: embeddings[text_key] @ embeddings[video_key].t()
+                    for path, (video_key, text_key) in PATHS.items() if video_key in embeddings}
+    if texts:
+        with torch.no_grad():
+            similarities[STRUCTURE] = model.structure_scores(structure.concat_texts(texts),
+                                                             structure.concat_videos(videos)).cpu()
+    for path, similarity in similarities.items():
         results[path] = {"t2v": recall_at_k(similarity, ks), "v2t": recall_at_k(similarity.t(), ks)}
     return results
 
 
 @torch.no_grad()
 def score_pairs(model, pairs: list, batch_size: int = 32, device="cpu") -> dict:
-    """Cosine similarity of each (TextGraph, VideoGraph) pair on each path -> {"backbone": [N], "graph": [N]}."""
+    """Score of each (TextGraph, VideoGraph) pair on each path -> {"backbone": [N], "graph": [N], "structure": [N]}."""
     model.eval()
     scores: dict[str, list[torch.Tensor]] = {}
     for start in range(0, len(pairs), batch_size):
         text, video = collate(pairs[start:start + batch_size])
-        embeddings = embed(model, text.to(device), video.to(device))
+        text, video = text.to(device), video.to(device)
+        out = model(text, video)
+        embeddings = normalised(out)
         for path, (video_key, text_key) in PATHS.items():
             if video_key in embeddings:
                 score = (embeddings[video_key] * embeddings[text_key]).sum(-1)
                 scores.setdefault(path, []).append(score.cpu())
+        if hasattr(model, "structure_parts"):
+            aligned = torch.arange(text.num_graphs, device=text.batch.device)
+            score = model.structure_scores(*model.structure_parts(text, video, out), aligned, aligned)
+            scores.setdefault(STRUCTURE, []).append(score.cpu())
     return {k: torch.cat(v) for k, v in scores.items()}
 
 
 def format_retrieval(results: dict) -> str:
     lines = [f"retrieval on {results['num_pairs']} pairs"]
-    for path in PATHS:
+    for path in (*PATHS, STRUCTURE):
         if path in results:
             for direction in ("t2v", "v2t"):
                 recalls = "  ".join(f"{k} {v:5.1f}" for k, v in results[path][direction].items())

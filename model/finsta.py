@@ -1,9 +1,11 @@
 """FinstaModel: any backbone adapter + GTrm (TSG) + R-GTrm/STGD (DSG) + HSG coreference + the Finsta losses.
 
-Two retrieval paths come out of it:
-    backbone  video_head(backbone pooled video) vs text_head(backbone pooled caption): needs no graphs (plug-and-play);
-              distillation pulls it toward the graph path while training.
-    graph     mean of the R-GTrm node states vs mean of the GTrm node states (each through a linear head).
+Three retrieval paths come out of it:
+    backbone   video_head(backbone pooled video) vs text_head(backbone pooled caption): needs no graphs (plug-and-play);
+               distillation pulls it toward the graph path while training.
+    graph      mean of the R-GTrm node states vs mean of the GTrm node states (each through a linear head).
+    structure  the graph path plus object-by-object and predicate-by-predicate agreement through the HSG coreference
+               edges (model/structure.py): the score that tells a caption from a structure-swapped one.
 Every string of both graphs (node words, detection "attributes class" texts, predicates) is embedded by the backbone's
 text encoder and one shared projection, so the graphs need no vocabulary of their own and work with any backbone.
 """
@@ -16,7 +18,7 @@ from torch import nn
 from torch_geometric.data import Batch
 from torch_geometric.utils import scatter
 
-from model import hsg, losses
+from model import hsg, losses, structure
 from model.data import EDGE_KINDS, NODE_KINDS, flat, structural_negatives
 from model.graph_encoder import GTrm, RGTrm, box_centres
 
@@ -139,8 +141,9 @@ class FinstaModel(nn.Module):
                                   text.edge_kind, text.pe, text.batch, text.num_graphs)
         return nodes, self.text_graph_head(pooled)
 
-    def hard_negatives(self, text) -> torch.Tensor | None:
-        """Graph-path embeddings of structure-swapped captions of the batch (data.structural_negatives), or None.
+    def hard_negatives(self, text) -> tuple[torch.Tensor, structure.TextParts, torch.Tensor] | None:
+        """Structure-swapped captions of the batch (data.structural_negatives), or None when no caption allows one:
+        their graph-path embeddings [M, d], their structure.TextParts and the caption each was made from [M].
 
         With object phrases on, an object node enters GTrm as its attribute-prefixed phrase, so an attribute swap
         changes the node strings themselves, as it does for the detections ("yellow square")."""
@@ -148,12 +151,29 @@ class FinstaModel(nn.Module):
         predicates = [t for g in graphs for t, k in zip(g.node_text, g.node_kind.tolist())
                       if NODE_KINDS[k] == "relation"]
         rng = random.Random(int(torch.randint(2**31, (1,))))
-        negatives = [n for g in graphs for n in structural_negatives(g, predicates, rng).values()]
-        if not negatives:
+        made = [(i, n) for i, g in enumerate(graphs) for n in structural_negatives(g, predicates, rng).values()]
+        if not made:
             return None
-        batch = Batch.from_data_list(negatives).to(text.edge_index.device)
-        strings = flat(batch.node_phrase) if self.use_object_phrases else flat(batch.node_text)
-        return self.encode_text_graph(batch, self.encode_strings(strings)[0])[1]
+        batch = Batch.from_data_list([n for _, n in made]).to(text.edge_index.device)
+        phrase_embed, node_embed = self.encode_strings(flat(batch.node_phrase), flat(batch.node_text))
+        nodes, pooled = self.encode_text_graph(batch, phrase_embed if self.use_object_phrases else node_embed)
+        parts = structure.text_parts(batch, nodes, pooled, phrase_embed, self.text_predicate)
+        return pooled, parts, torch.tensor([i for i, _ in made], dtype=torch.long, device=pooled.device)
+
+    def structure_parts(self, text, video, out) -> tuple[structure.TextParts, structure.VideoParts]:
+        """The structure parts of an encoded (text, video) batch: what model/structure.py scores."""
+        return (structure.text_parts(text, out["text_nodes"], out["graph_text"], out["phrase_embed"],
+                                     self.text_predicate),
+                structure.video_parts(video, out["video_nodes"], out["graph_video"], out["object_embed"],
+                                      last_of_track))
+
+    def structure_scores(self, texts: structure.TextParts, videos: structure.VideoParts,
+                         text_index: torch.Tensor | None = None, video_index: torch.Tensor | None = None):
+        """Structural scores: of every caption against every clip ([M, K]) or of the given pairs ([P])."""
+        if text_index is None:
+            return structure.score_matrix(texts, videos, self.video_predicate, self.use_cross_edges)
+        return structure.pair_scores(texts, videos, text_index, video_index, self.video_predicate,
+                                     self.use_cross_edges)
 
     def forward(self, text, video, with_shuffle: bool = False) -> dict:
         """Encode a (text Batch, video Batch) of B pairs into embeddings, node states and coreference edges."""
@@ -167,7 +187,7 @@ class FinstaModel(nn.Module):
 
         text_nodes, out["graph_text"] = self.encode_text_graph(text, phrase_embed if self.use_object_phrases
                                                                else node_embed)
-        out["text_nodes"] = text_nodes
+        out.update(text_nodes=text_nodes, phrase_embed=phrase_embed, object_embed=object_embed)
 
         x = (self.region(roi_pool(clip.tokens, clip.grid, video.batch, video.frame, video.box))
              + self.words(object_embed) + self.object_box(box_features(video.box)))
@@ -254,8 +274,12 @@ class FinstaModel(nn.Module):
         if self.use_coarse:
             terms["graph_nce"] = losses.info_nce(out["graph_video"], out["graph_text"], self.temperature)
         if self.use_hard_negatives and (negatives := self.hard_negatives(text)) is not None:
-            terms["hard_negatives"] = losses.hard_negative_nce(out["graph_video"], out["graph_text"], negatives,
+            pooled, parts, negative_of = negatives
+            terms["hard_negatives"] = losses.hard_negative_nce(out["graph_video"], out["graph_text"], pooled,
                                                                self.temperature)
+            texts, videos = self.structure_parts(text, video, out)
+            terms["structure_negatives"] = structure.hard_negative_loss(
+                texts, parts, negative_of, videos, self.video_predicate, self.use_cross_edges, self.temperature)
         if self.use_osc:
             terms["osc"] = self.osc(text, video, out)
         if self.use_ptc:
@@ -287,8 +311,12 @@ class BackboneOnly(nn.Module):
         return {"backbone_nce": loss, "loss": loss}
 
 
-def embed(model: nn.Module, text, video) -> dict:
-    """Normalised embeddings of both paths (graph ones only for a FinstaModel), for retrieval and pair scoring."""
-    out = model(text, video)
+def normalised(out: dict) -> dict:
+    """The normalised pooled embeddings of a forward output (graph ones only for a FinstaModel)."""
     keys = [k for k in ("backbone_video", "backbone_text", "graph_video", "graph_text") if k in out]
     return {k: F.normalize(out[k].float(), dim=-1) for k in keys}
+
+
+def embed(model: nn.Module, text, video) -> dict:
+    """Normalised embeddings of both pooled paths, for retrieval and pair scoring."""
+    return normalised(model(text, video))

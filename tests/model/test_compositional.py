@@ -52,14 +52,15 @@ def test_benchmark_writes_table_csvs_and_plot(tiny_shards, tmp_path):
                                           configurations=("backbone only", "backbone + Finsta"))
     rows = compositional.run_benchmark(base, data, bench, keep=str(tmp_path / "keep"))
     assert [(r["configuration"], r["path"]) for r in rows] == [
-        ("backbone only", "backbone"), ("backbone + Finsta", "backbone"), ("backbone + Finsta", "graph")]
+        ("backbone only", "backbone"), ("backbone + Finsta", "backbone"), ("backbone + Finsta", "graph"),
+        ("backbone + Finsta", "structure")]
     assert all(0.0 <= r["pairwise"] <= 100.0 and 0.0 <= r["t2v R@1"] <= r["t2v R@5"] <= 100.0 for r in rows)
     with open(tmp_path / "eval" / "compositional.csv", newline="") as f:
         table = list(csv.DictReader(f))
     assert list(table[0]) == ["configuration", "path", "seeds", *compositional.METRICS]
     assert [(r["configuration"], r["path"]) for r in table] == [
-        ("backbone only", "backbone (headline)"), ("backbone + Finsta", "graph (headline)"),
-        ("backbone + Finsta", "backbone")]
+        ("backbone only", "backbone (headline)"), ("backbone + Finsta", "structure (headline)"),
+        ("backbone + Finsta", "backbone"), ("backbone + Finsta", "graph")]
     assert all(" ± " in r["t2v R@1"] and r["seeds"] == "1" for r in table)
     assert (tmp_path / "eval" / "compositional.png").stat().st_size > 10_000
     assert "Finsta vs backbone alone" in (tmp_path / "eval" / "targets.txt").read_text()

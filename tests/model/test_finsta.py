@@ -46,7 +46,8 @@ def test_shuffled_frames_is_a_permutation_per_clip(batch):
 def test_all_losses_are_finite_and_train_every_part(batch):
     model = make_model()
     terms = model.compute_losses(*batch)
-    assert set(terms) == {"backbone_nce", "graph_nce", "hard_negatives", "osc", "ptc", "distill", "loss"}
+    assert set(terms) == {"backbone_nce", "graph_nce", "hard_negatives", "structure_negatives", "osc", "ptc", "distill",
+                          "loss"}
     assert all(torch.isfinite(v) for v in terms.values())
     terms["loss"].backward()
     for part in (model.gtrm, model.rgtrm, model.rgtrm.stgd, model.backbone.video, model.backbone.text,

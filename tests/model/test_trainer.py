@@ -46,7 +46,7 @@ def test_train_checkpoints_resumes_and_evaluates(tiny_shards, tmp_path):
         state = load_state(folder)
     assert state["step"] == 5 and state["resumed_from"] == 3
     results = json.loads((tmp_path / "finsta" / "retrieval.json").read_text())
-    assert results["num_pairs"] == 4 and set(results) == {"num_pairs", "backbone", "graph"}
+    assert results["num_pairs"] == 4 and set(results) == {"num_pairs", "backbone", "graph", "structure"}
     assert second.metrics["final"] == 1 and "graph_t2v_R@1" in second.metrics
 
 

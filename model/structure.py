@@ -1,0 +1,188 @@
+"""The structural score of a (caption, clip) pair: Finsta's fine-grained alignment read as a retrieval score.
+
+A pooled graph embedding keeps which objects, attributes and predicates occur but loses who does what to whom, so
+"the yellow square ... the green star" and "the green square ... the yellow star" pool alike. The structural score
+compares the two graphs part by part, through the holistic scene graph's coreference edges:
+
+    s(T, V) = mean of the terms present among
+        coarse      cos(g_T, g_V)                                       pooled GTrm vs pooled R-GTrm (graph path)
+        objects     mean_{o in objects(T)} max_{n in V} cos(h_o, m_n)   each text object node against its best
+                                                                        video node (what OSC trains)
+        predicates  mean_{r in relations(T)} cos(P_t h_r, P_v[m_s, m_o, m_s - m_o])
+                                                                        each relation node against the predicate of
+                                                                        the tracks its subject and object ground to
+                                                                        in V (what PTC trains)
+where h are GTrm states, m R-GTrm memory states (m_s: the subject track's state on its latest keyframe), and a text
+object grounds to the track of V whose detection text embeds closest to its phrase (hsg.coreference, top 1).
+Without HSG cross edges a relation is compared with the mean track of the clip instead.
+
+Captions and clips are encoded once, into flat TextParts / VideoParts (all graphs of a batch concatenated, with the
+graph of every row); any caption can then be scored against any clip, which retrieval (N x N) and the hard
+negatives (a caption's structure-swapped variants against its own clip) need, all pairs at once.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch_geometric.utils import scatter
+
+from model import hsg
+from model.data import NODE_KINDS
+
+
+@dataclass
+class TextParts:
+    """M captions. Rows of objects and relations are grouped by caption, in caption order."""
+    pooled: torch.Tensor          # [M, d] graph-path text embeddings
+    objects: torch.Tensor         # [O, d] GTrm states of the object nodes
+    object_text: torch.Tensor     # [O] their caption
+    grounding: torch.Tensor       # [O, e] their phrase embeddings (coreference)
+    relations: torch.Tensor       # [R, d] text predicates of the relation nodes whose subject is an object node
+    relation_text: torch.Tensor   # [R] their caption
+    subject: torch.Tensor         # [R] row of objects
+    object: torch.Tensor          # [R] row of objects, -1 for none
+
+    def __len__(self) -> int:
+        return self.pooled.shape[0]
+
+
+@dataclass
+class VideoParts:
+    """K clips."""
+    pooled: torch.Tensor          # [K, d] graph-path video embeddings
+    nodes: torch.Tensor           # [N, d] R-GTrm memory states
+    node_video: torch.Tensor      # [N] their clip
+    grounding: torch.Tensor       # [G, e] mean detection-text embedding per track
+    summary: torch.Tensor         # [G, d] each track's memory state on its latest keyframe
+    track_video: torch.Tensor     # [G] their clip
+
+    def __len__(self) -> int:
+        return self.pooled.shape[0]
+
+
+def text_parts(text, nodes: torch.Tensor, pooled: torch.Tensor, phrase_embed: torch.Tensor,
+               text_predicate) -> TextParts:
+    """The parts of a text Batch, from GTrm node states [N, d], pooled [B, d] and phrase embeddings [N, e]."""
+    is_object = text.node_kind == NODE_KINDS.index("object")
+    row = torch.full((text.num_nodes,), -1, dtype=torch.long, device=nodes.device)
+    row[is_object] = torch.arange(int(is_object.sum()), device=nodes.device)
+    relation, subject = text.subject_index
+    object_of = torch.full((text.num_nodes,), -1, dtype=torch.long, device=nodes.device)
+    object_of[text.object_index[0]] = text.object_index[1]
+    keep = row[subject] >= 0
+    relation, subject = relation[keep], subject[keep]
+    object_node = object_of[relation]
+    return TextParts(
+        pooled=pooled, objects=nodes[is_object], object_text=text.batch[is_object], grounding=phrase_embed[is_object],
+        relations=text_predicate(nodes[relation]), relation_text=text.batch[relation], subject=row[subject],
+        object=torch.where(object_node >= 0, row[object_node.clamp(min=0)], -1))
+
+
+def video_parts(video, nodes: torch.Tensor, pooled: torch.Tensor, object_embed: torch.Tensor,
+                last_of_track) -> VideoParts:
+    """The parts of a video Batch, from R-GTrm memory states [N, d], pooled [B, d] and detection embeddings [N, e]."""
+    group, num_groups = hsg.track_groups(video.batch, video.track)
+    return VideoParts(
+        pooled=pooled, nodes=nodes, node_video=video.batch,
+        grounding=scatter(object_embed, group, dim=0, dim_size=num_groups, reduce="mean"),
+        summary=nodes[last_of_track(group, video.frame, num_groups)] if num_groups else nodes[:0],
+        track_video=scatter(video.batch, group, dim=0, dim_size=num_groups, reduce="max"))
+
+
+def concat_texts(parts: list[TextParts]) -> TextParts:
+    offsets = torch.tensor([0, *[len(p) for p in parts]]).cumsum(0).tolist()
+    object_offsets = torch.tensor([0, *[p.objects.shape[0] for p in parts]]).cumsum(0).tolist()
+    return TextParts(
+        pooled=torch.cat([p.pooled for p in parts]), objects=torch.cat([p.objects for p in parts]),
+        object_text=torch.cat([p.object_text + o for p, o in zip(parts, offsets)]),
+        grounding=torch.cat([p.grounding for p in parts]), relations=torch.cat([p.relations for p in parts]),
+        relation_text=torch.cat([p.relation_text + o for p, o in zip(parts, offsets)]),
+        subject=torch.cat([p.subject + o for p, o in zip(parts, object_offsets)]),
+        object=torch.cat([torch.where(p.object >= 0, p.object + o, -1) for p, o in zip(parts, object_offsets)]))
+
+
+def concat_videos(parts: list[VideoParts]) -> VideoParts:
+    offsets = torch.tensor([0, *[len(p) for p in parts]]).cumsum(0).tolist()
+    return VideoParts(
+        pooled=torch.cat([p.pooled for p in parts]), nodes=torch.cat([p.nodes for p in parts]),
+        node_video=torch.cat([p.node_video + o for p, o in zip(parts, offsets)]),
+        grounding=torch.cat([p.grounding for p in parts]), summary=torch.cat([p.summary for p in parts]),
+        track_video=torch.cat([p.track_video + o for p, o in zip(parts, offsets)]))
+
+
+def rows_per_pair(row_owner: torch.Tensor, owners: int, owner_of_pair: torch.Tensor):
+    """Expand each pair to the rows its owner has (rows grouped by owner): -> (pair of each expanded row, row)."""
+    counts = torch.bincount(row_owner, minlength=owners)
+    starts = counts.cumsum(0) - counts
+    per_pair = counts[owner_of_pair]
+    pair = torch.repeat_interleave(torch.arange(owner_of_pair.shape[0], device=per_pair.device), per_pair)
+    within = torch.arange(pair.shape[0], device=pair.device) - torch.repeat_interleave(
+        per_pair.cumsum(0) - per_pair, per_pair)
+    return pair, starts[owner_of_pair][pair] + within
+
+
+def masked_cosine(a: torch.Tensor, b: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    return (F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).t()).masked_fill(~allowed, float("-inf"))
+
+
+def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, video_index: torch.Tensor,
+                video_predicate, use_cross_edges: bool = True) -> torch.Tensor:
+    """s(texts[text_index[p]], videos[video_index[p]]) for every pair p -> [P] (differentiable)."""
+    num_pairs = text_index.shape[0]
+    total = F.cosine_similarity(texts.pooled[text_index], videos.pooled[video_index], dim=-1)
+    terms = torch.ones_like(total)
+
+    pair, row = rows_per_pair(texts.object_text, len(texts), text_index)
+    if row.numel() and videos.nodes.shape[0]:
+        best = masked_cosine(texts.objects[row], videos.nodes,
+                             videos.node_video.unsqueeze(0) == video_index[pair].unsqueeze(1)).max(dim=1).values
+        found = torch.isfinite(best)
+        objects = scatter(best[found], pair[found], dim=0, dim_size=num_pairs, reduce="mean")
+        has = torch.bincount(pair[found], minlength=num_pairs) > 0
+        total, terms = total + objects * has, terms + has
+
+    pair, row = rows_per_pair(texts.relation_text, len(texts), text_index)
+    if row.numel() and videos.summary.shape[0]:
+        in_clip = videos.track_video.unsqueeze(0) == video_index[pair].unsqueeze(1)
+        found = in_clip.any(dim=1)
+        pair, row, in_clip = pair[found], row[found], in_clip[found]
+        if use_cross_edges:
+            def grounded(object_rows):
+                scores = masked_cosine(texts.grounding[object_rows.clamp(min=0)], videos.grounding, in_clip)
+                return videos.summary[scores.argmax(dim=1)]
+            s = grounded(texts.subject[row])
+            o = torch.where((texts.object[row] >= 0).unsqueeze(1), grounded(texts.object[row]), 0.0)
+        else:
+            mean_track = scatter(videos.summary, videos.track_video, dim=0, dim_size=len(videos), reduce="mean")
+            s = o = mean_track[video_index[pair]]
+        predicted = video_predicate(torch.cat([s, o, s - o], dim=1))
+        agreement = F.cosine_similarity(texts.relations[row], predicted, dim=1)
+        predicates = scatter(agreement, pair, dim=0, dim_size=num_pairs, reduce="mean")
+        has = torch.bincount(pair, minlength=num_pairs) > 0
+        total, terms = total + predicates * has, terms + has
+    return total / terms
+
+
+def score_matrix(texts: TextParts, videos: VideoParts, video_predicate, use_cross_edges: bool = True,
+                 chunk: int = 4096) -> torch.Tensor:
+    """[len(texts), len(videos)] structural scores of every caption against every clip, `chunk` pairs at a time."""
+    t, v = torch.meshgrid(torch.arange(len(texts)), torch.arange(len(videos)), indexing="ij")
+    t, v = t.flatten().to(texts.pooled.device), v.flatten().to(texts.pooled.device)
+    scores = [pair_scores(texts, videos, t[i:i + chunk], v[i:i + chunk], video_predicate, use_cross_edges)
+              for i in range(0, t.shape[0], chunk)]
+    return torch.cat(scores).view(len(texts), len(videos))
+
+
+def hard_negative_loss(true: TextParts, negatives: TextParts, negative_of: torch.Tensor, videos: VideoParts,
+                       video_predicate, use_cross_edges: bool, temperature: float) -> torch.Tensor:
+    """Each clip picks its caption among the caption and its structure-swapped variants by structural score:
+        L_i = -log( exp(s(T_i, V_i) / tau) / (exp(s(T_i, V_i) / tau) + sum_k exp(s(N_ik, V_i) / tau)) )
+    over the clips that have negatives. negative_of [K]: the clip (= caption) each negative was made from."""
+    texts = concat_texts([true, negatives])
+    clip = torch.cat([torch.arange(len(true), device=negative_of.device), negative_of])
+    text_index = torch.arange(len(texts), device=clip.device)
+    logits = pair_scores(texts, videos, text_index, clip, video_predicate, use_cross_edges) / temperature
+    has = torch.bincount(negative_of, minlength=len(true)) > 0
+    normaliser = scatter(logits.exp(), clip, dim=0, dim_size=len(true), reduce="sum").log()
+    return (normaliser - logits[: len(true)])[has].mean()

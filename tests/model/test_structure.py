@@ -1,0 +1,116 @@
+import pytest
+import torch
+from torch import nn
+
+from model import structure
+from model.backbones import build_backbone
+from model.data import ShardStream, loader
+from model.evaluate import retrieval, score_pairs
+from model.finsta import FinstaModel
+from model.structure import TextParts, VideoParts
+
+E = torch.eye(4)
+
+
+def subject_state(rows: torch.Tensor) -> torch.Tensor:
+    """A stand-in video predicate head: [s, o, s - o] -> s (a relation reads its subject's state)."""
+    return rows[:, :4]
+
+
+def clips(*tracks: torch.Tensor) -> VideoParts:
+    """Clips whose track i has state tracks[c][i], one node per track; track i grounds phrase direction i."""
+    nodes = torch.cat(tracks)
+    owner = torch.cat([torch.full((len(t),), c) for c, t in enumerate(tracks)])
+    grounding = torch.cat([torch.eye(len(t), 4) for t in tracks])
+    return VideoParts(pooled=torch.ones(len(tracks), 4), nodes=nodes, node_video=owner, grounding=grounding,
+                      summary=nodes, track_video=owner)
+
+
+def caption(objects: torch.Tensor, grounding: torch.Tensor, relations=None, subject=(), object_=()) -> TextParts:
+    relations = torch.zeros(0, 4) if relations is None else relations
+    return TextParts(pooled=torch.ones(1, 4), objects=objects, object_text=torch.zeros(len(objects), dtype=torch.long),
+                     grounding=grounding, relations=relations,
+                     relation_text=torch.zeros(len(relations), dtype=torch.long),
+                     subject=torch.tensor(subject, dtype=torch.long), object=torch.tensor(object_, dtype=torch.long))
+
+
+def score(text: TextParts, videos: VideoParts, clip: int = 0, **kwargs) -> float:
+    index = torch.tensor([0])
+    return structure.pair_scores(text, videos, index, torch.tensor([clip]), subject_state, **kwargs).item()
+
+
+def test_object_term_rewards_the_caption_whose_objects_are_in_the_clip():
+    video = clips(E[:2])
+    assert score(caption(E[:2], torch.eye(2, 4)), video) == pytest.approx(1.0)
+    assert score(caption(E[2:4], torch.eye(2, 4)), video) == pytest.approx(0.5)  # only the coarse term agrees
+
+
+def test_predicate_term_reads_the_grounded_subject_track():
+    video = clips(E[:2])
+    # the relation's text predicate equals track 1's state; its subject phrase grounds to track 1 or to track 0
+    right = caption(E[:2], torch.eye(2, 4), relations=E[1:2], subject=[1], object_=[-1])
+    wrong = caption(E[:2], torch.eye(2, 4).flip(0), relations=E[1:2], subject=[1], object_=[-1])
+    assert score(right, video) == pytest.approx(1.0)
+    assert score(wrong, video) == pytest.approx(2 / 3)
+    # without cross edges a relation sees the clip's mean track: grounding no longer matters
+    assert score(right, video, use_cross_edges=False) == score(wrong, video, use_cross_edges=False)
+
+
+def test_pairs_only_see_their_own_clip():
+    videos = clips(E[:2], E[2:4])
+    text = caption(E[2:4], torch.eye(2, 4))
+    assert score(text, videos, clip=1) == pytest.approx(1.0) and score(text, videos, clip=0) == pytest.approx(0.5)
+
+
+def test_score_matrix_and_hard_negative_loss():
+    videos = clips(E[:2], E[2:4])
+    texts = structure.concat_texts([caption(E[:2], torch.eye(2, 4)), caption(E[2:4], torch.eye(2, 4))])
+    matrix = structure.score_matrix(texts, videos, subject_state, chunk=3)
+    assert matrix.flatten().tolist() == pytest.approx([1.0, 0.5, 0.5, 1.0])
+    swapped = structure.concat_texts([caption(E[2:4], torch.eye(2, 4)), caption(E[:2], torch.eye(2, 4))])
+    same = texts
+    of = torch.tensor([0, 1])
+    easy = structure.hard_negative_loss(texts, swapped, of, videos, subject_state, True, 0.1)
+    hard = structure.hard_negative_loss(texts, same, of, videos, subject_state, True, 0.1)
+    assert hard.item() == pytest.approx(torch.log(torch.tensor(2.0)).item()) and easy < hard
+    # a clip without negatives is left out of the mean
+    only_first = structure.hard_negative_loss(texts, caption(E[2:4], torch.eye(2, 4)), torch.tensor([0]), videos,
+                                              subject_state, True, 0.1)
+    assert only_first.item() == pytest.approx(easy.item())
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return FinstaModel(build_backbone("tiny", image_size=32), dim=32, num_layers=1)
+
+
+def test_model_trains_and_reports_the_structure_path(model, tiny_shards):
+    batch = next(iter(loader(ShardStream(tiny_shards, "train", image_size=32, num_frames=4), batch_size=8)))
+    terms = model.compute_losses(*batch)
+    assert "structure_negatives" in terms and torch.isfinite(terms["structure_negatives"])
+    model.zero_grad()
+    terms["structure_negatives"].backward()
+    for part in (model.gtrm, model.rgtrm, model.video_predicate, model.text_predicate):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters()), part
+
+    stream = ShardStream(tiny_shards, "val", image_size=32, num_frames=4)
+    results = retrieval(model, loader(stream, batch_size=3))
+    assert set(results) == {"num_pairs", "backbone", "graph", "structure"}
+    pairs = list(stream)
+    scores = score_pairs(model, [(pairs[0][0], pairs[1][1]), (pairs[0][0], pairs[0][1])])
+    assert scores["structure"].shape == (2,) and scores["structure"].abs().max() <= 1.0 + 1e-6
+    # a pair scored alone agrees with its entry of the all-against-all matrix
+    alone = score_pairs(model, [(pairs[1][0], pairs[2][1])])["structure"]
+    with torch.no_grad():
+        t, v = next(iter(loader(stream, batch_size=4)))
+        matrix = model.structure_scores(*model.structure_parts(t, v, model(t, v)))
+    assert matrix.shape == (4, 4) and matrix[1, 2].item() == pytest.approx(alone.item(), abs=1e-5)
+
+
+def test_backbone_only_has_no_structure_path(tiny_shards):
+    from model.finsta import BackboneOnly
+
+    base = BackboneOnly(build_backbone("tiny", image_size=32), dim=32)
+    results = retrieval(base, loader(ShardStream(tiny_shards, "val", image_size=32, num_frames=4), batch_size=4))
+    assert "structure" not in results and isinstance(base, nn.Module)
