@@ -157,15 +157,15 @@ class FinstaModel(nn.Module):
         batch = Batch.from_data_list([n for _, n in made]).to(text.edge_index.device)
         phrase_embed, node_embed = self.encode_strings(flat(batch.node_phrase), flat(batch.node_text))
         nodes, pooled = self.encode_text_graph(batch, phrase_embed if self.use_object_phrases else node_embed)
-        parts = structure.text_parts(batch, nodes, pooled, phrase_embed, self.text_predicate)
+        parts = structure.text_parts(batch, nodes, pooled, phrase_embed, self.text_predicate, self.words)
         return pooled, parts, torch.tensor([i for i, _ in made], dtype=torch.long, device=pooled.device)
 
     def structure_parts(self, text, video, out) -> tuple[structure.TextParts, structure.VideoParts]:
         """The structure parts of an encoded (text, video) batch: what model/structure.py scores."""
         return (structure.text_parts(text, out["text_nodes"], out["graph_text"], out["phrase_embed"],
-                                     self.text_predicate),
+                                     self.text_predicate, self.words),
                 structure.video_parts(video, out["video_nodes"], out["graph_video"], out["object_embed"],
-                                      last_of_track))
+                                      out["edge_words"], last_of_track))
 
     def structure_scores(self, texts: structure.TextParts, videos: structure.VideoParts,
                          text_index: torch.Tensor | None = None, video_index: torch.Tensor | None = None):
@@ -191,8 +191,9 @@ class FinstaModel(nn.Module):
 
         x = (self.region(roi_pool(clip.tokens, clip.grid, video.batch, video.frame, video.box))
              + self.words(object_embed) + self.object_box(box_features(video.box)))
-        x = x.index_add(0, video.unary_index, self.words(unary_embed))
-        edge_attr = self.words(edge_embed)
+        unary_words, edge_attr = self.words(unary_embed), self.words(edge_embed)
+        x = x.index_add(0, video.unary_index, unary_words)
+        out["edge_words"] = torch.cat([edge_attr, unary_words])
         candidate = self.rgtrm.spatial_step(x, video.edge_index, edge_attr)
         video_nodes = self.rgtrm.temporal(candidate, video.link_index, video.frame, video.box)
         out["video_nodes"] = video_nodes

@@ -12,6 +12,11 @@ compares the two graphs part by part, through the holistic scene graph's corefer
                                                                         each relation node against the predicate of
                                                                         the tracks its subject and object ground to
                                                                         in V (what PTC trains)
+        relation    mean_{r in relations(T)} max_{q in DSG relations of s (to o)} cos(w_r, w_q)
+        edges                                                           each relation's words against the words of
+                                                                        the DSG relations its grounded subject has
+                                                                        (alone or with its grounded object); 0 when
+                                                                        it has none
 where h are GTrm states, m R-GTrm memory states (m_s: the subject track's state on its latest keyframe), and a text
 object grounds to the track of V whose detection text embeds closest to its phrase (hsg.coreference, top 1).
 Without HSG cross edges a relation is compared with the mean track of the clip instead.
@@ -39,6 +44,7 @@ class TextParts:
     object_text: torch.Tensor     # [O] their caption
     grounding: torch.Tensor       # [O, e] their phrase embeddings (coreference)
     relations: torch.Tensor       # [R, d] text predicates of the relation nodes whose subject is an object node
+    relation_words: torch.Tensor  # [R, d] their projected word embeddings
     relation_text: torch.Tensor   # [R] their caption
     subject: torch.Tensor         # [R] row of objects
     object: torch.Tensor          # [R] row of objects, -1 for none
@@ -56,14 +62,18 @@ class VideoParts:
     grounding: torch.Tensor       # [G, e] mean detection-text embedding per track
     summary: torch.Tensor         # [G, d] each track's memory state on its latest keyframe
     track_video: torch.Tensor     # [G] their clip
+    edge_words: torch.Tensor      # [Q, d] projected word embeddings of the DSG relations (binary and unary)
+    edge_subject: torch.Tensor    # [Q] their subject's track
+    edge_object: torch.Tensor     # [Q] their object's track, -1 for a unary one
 
     def __len__(self) -> int:
         return self.pooled.shape[0]
 
 
-def text_parts(text, nodes: torch.Tensor, pooled: torch.Tensor, phrase_embed: torch.Tensor,
-               text_predicate) -> TextParts:
-    """The parts of a text Batch, from GTrm node states [N, d], pooled [B, d] and phrase embeddings [N, e]."""
+def text_parts(text, nodes: torch.Tensor, pooled: torch.Tensor, phrase_embed: torch.Tensor, text_predicate,
+               words) -> TextParts:
+    """The parts of a text Batch, from GTrm node states [N, d], pooled [B, d], phrase embeddings [N, e] and the
+    word projection e -> d."""
     is_object = text.node_kind == NODE_KINDS.index("object")
     row = torch.full((text.num_nodes,), -1, dtype=torch.long, device=nodes.device)
     row[is_object] = torch.arange(int(is_object.sum()), device=nodes.device)
@@ -75,15 +85,20 @@ def text_parts(text, nodes: torch.Tensor, pooled: torch.Tensor, phrase_embed: to
     object_node = object_of[relation]
     return TextParts(
         pooled=pooled, objects=nodes[is_object], object_text=text.batch[is_object], grounding=phrase_embed[is_object],
-        relations=text_predicate(nodes[relation]), relation_text=text.batch[relation], subject=row[subject],
+        relations=text_predicate(nodes[relation]), relation_words=words(phrase_embed[relation]),
+        relation_text=text.batch[relation], subject=row[subject],
         object=torch.where(object_node >= 0, row[object_node.clamp(min=0)], -1))
 
 
 def video_parts(video, nodes: torch.Tensor, pooled: torch.Tensor, object_embed: torch.Tensor,
-                last_of_track) -> VideoParts:
-    """The parts of a video Batch, from R-GTrm memory states [N, d], pooled [B, d] and detection embeddings [N, e]."""
+                edge_words: torch.Tensor, last_of_track) -> VideoParts:
+    """The parts of a video Batch, from R-GTrm memory states [N, d], pooled [B, d], detection embeddings [N, e] and
+    the projected words of its binary then unary relations [E + U, d]."""
     group, num_groups = hsg.track_groups(video.batch, video.track)
+    unary = torch.full_like(video.unary_index, -1)
     return VideoParts(
+        edge_words=edge_words, edge_subject=group[torch.cat([video.edge_index[0], video.unary_index])],
+        edge_object=torch.cat([group[video.edge_index[1]], unary]),
         pooled=pooled, nodes=nodes, node_video=video.batch,
         grounding=scatter(object_embed, group, dim=0, dim_size=num_groups, reduce="mean"),
         summary=nodes[last_of_track(group, video.frame, num_groups)] if num_groups else nodes[:0],
@@ -97,6 +112,7 @@ def concat_texts(parts: list[TextParts]) -> TextParts:
         pooled=torch.cat([p.pooled for p in parts]), objects=torch.cat([p.objects for p in parts]),
         object_text=torch.cat([p.object_text + o for p, o in zip(parts, offsets)]),
         grounding=torch.cat([p.grounding for p in parts]), relations=torch.cat([p.relations for p in parts]),
+        relation_words=torch.cat([p.relation_words for p in parts]),
         relation_text=torch.cat([p.relation_text + o for p, o in zip(parts, offsets)]),
         subject=torch.cat([p.subject + o for p, o in zip(parts, object_offsets)]),
         object=torch.cat([torch.where(p.object >= 0, p.object + o, -1) for p, o in zip(parts, object_offsets)]))
@@ -104,7 +120,12 @@ def concat_texts(parts: list[TextParts]) -> TextParts:
 
 def concat_videos(parts: list[VideoParts]) -> VideoParts:
     offsets = torch.tensor([0, *[len(p) for p in parts]]).cumsum(0).tolist()
+    track_offsets = torch.tensor([0, *[p.summary.shape[0] for p in parts]]).cumsum(0).tolist()
     return VideoParts(
+        edge_words=torch.cat([p.edge_words for p in parts]),
+        edge_subject=torch.cat([p.edge_subject + o for p, o in zip(parts, track_offsets)]),
+        edge_object=torch.cat([torch.where(p.edge_object >= 0, p.edge_object + o, -1)
+                               for p, o in zip(parts, track_offsets)]),
         pooled=torch.cat([p.pooled for p in parts]), nodes=torch.cat([p.nodes for p in parts]),
         node_video=torch.cat([p.node_video + o for p, o in zip(parts, offsets)]),
         grounding=torch.cat([p.grounding for p in parts]), summary=torch.cat([p.summary for p in parts]),
@@ -150,17 +171,29 @@ def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, 
         if use_cross_edges:
             def grounded(object_rows):
                 scores = masked_cosine(texts.grounding[object_rows.clamp(min=0)], videos.grounding, in_clip)
-                return videos.summary[scores.argmax(dim=1)]
-            s = grounded(texts.subject[row])
-            o = torch.where((texts.object[row] >= 0).unsqueeze(1), grounded(texts.object[row]), 0.0)
+                return scores.argmax(dim=1)
+            has_object = texts.object[row] >= 0
+            subject_track, object_track = grounded(texts.subject[row]), grounded(texts.object[row])
+            s = videos.summary[subject_track]
+            o = torch.where(has_object.unsqueeze(1), videos.summary[object_track], 0.0)
+            # The DSG relations of the subject's track, alone or towards the object's track.
+            own = (videos.edge_subject.unsqueeze(0) == subject_track.unsqueeze(1)) & (
+                (videos.edge_object.unsqueeze(0) == -1)
+                | (has_object.unsqueeze(1) & (videos.edge_object.unsqueeze(0) == object_track.unsqueeze(1))))
         else:
             mean_track = scatter(videos.summary, videos.track_video, dim=0, dim_size=len(videos), reduce="mean")
             s = o = mean_track[video_index[pair]]
+            own = (videos.track_video[videos.edge_subject].unsqueeze(0) == video_index[pair].unsqueeze(1))
         predicted = video_predicate(torch.cat([s, o, s - o], dim=1))
         agreement = F.cosine_similarity(texts.relations[row], predicted, dim=1)
-        predicates = scatter(agreement, pair, dim=0, dim_size=num_pairs, reduce="mean")
+        edge_words = torch.zeros_like(agreement)  # a relation the DSG does not have at all scores 0
+        if videos.edge_words.shape[0]:
+            best = masked_cosine(texts.relation_words[row], videos.edge_words, own).max(dim=1).values
+            edge_words = torch.where(torch.isfinite(best), best, 0.0)
         has = torch.bincount(pair, minlength=num_pairs) > 0
-        total, terms = total + predicates * has, terms + has
+        for values in (agreement, edge_words):
+            total = total + scatter(values, pair, dim=0, dim_size=num_pairs, reduce="mean") * has
+            terms = terms + has
     return total / terms
 
 

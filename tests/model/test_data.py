@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from model.data import ShardStream, check_shards, flat, loader, structural_negatives, text_graph
+from model.data import ShardStream, check_shards, flat, flip_opposite, loader, structural_negatives, text_graph
 from schemas import tsg
 
 
@@ -115,3 +115,12 @@ def test_structural_negatives_swap_attributes_relations_and_order():
     assert order[:, -1].tolist() == [5, 4] and order[:, :-1].tolist() == graph.edge_index[:, :-1].tolist()
     plain = {**row, "nodes": row["nodes"][:1] + row["nodes"][2:3], "edges": row["edges"][:1]}
     assert structural_negatives(text_graph(plain), [], random.Random(0)) == {}
+
+
+def test_flip_opposite_changes_one_direction_word():
+    rng = random.Random(0)
+    assert flip_opposite("slide up", rng) == "slide down"
+    assert flip_opposite("approach", rng) == "move away from"
+    assert flip_opposite("in front of", rng) == "behind" and flip_opposite("behind", rng) == "in front of"
+    assert flip_opposite("come into view to right of", rng) in ("come into view to left of", "go out of view to right of")
+    assert flip_opposite("spin", rng) is None and flip_opposite("upright", rng) is None  # whole words only

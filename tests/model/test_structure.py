@@ -17,19 +17,25 @@ def subject_state(rows: torch.Tensor) -> torch.Tensor:
     return rows[:, :4]
 
 
-def clips(*tracks: torch.Tensor) -> VideoParts:
-    """Clips whose track i has state tracks[c][i], one node per track; track i grounds phrase direction i."""
+def clips(*tracks: torch.Tensor, edges=()) -> VideoParts:
+    """Clips whose track i has state tracks[c][i], one node per track; track i grounds phrase direction i.
+    edges: DSG relations as (words, subject track, object track or -1), tracks numbered over all clips."""
     nodes = torch.cat(tracks)
     owner = torch.cat([torch.full((len(t),), c) for c, t in enumerate(tracks)])
     grounding = torch.cat([torch.eye(len(t), 4) for t in tracks])
     return VideoParts(pooled=torch.ones(len(tracks), 4), nodes=nodes, node_video=owner, grounding=grounding,
-                      summary=nodes, track_video=owner)
+                      summary=nodes, track_video=owner,
+                      edge_words=torch.stack([w for w, _, _ in edges]) if edges else torch.zeros(0, 4),
+                      edge_subject=torch.tensor([s for _, s, _ in edges], dtype=torch.long),
+                      edge_object=torch.tensor([o for _, _, o in edges], dtype=torch.long))
 
 
-def caption(objects: torch.Tensor, grounding: torch.Tensor, relations=None, subject=(), object_=()) -> TextParts:
+def caption(objects: torch.Tensor, grounding: torch.Tensor, relations=None, subject=(), object_=(),
+            relation_words=None) -> TextParts:
     relations = torch.zeros(0, 4) if relations is None else relations
+    relation_words = torch.zeros_like(relations) if relation_words is None else relation_words
     return TextParts(pooled=torch.ones(1, 4), objects=objects, object_text=torch.zeros(len(objects), dtype=torch.long),
-                     grounding=grounding, relations=relations,
+                     grounding=grounding, relations=relations, relation_words=relation_words,
                      relation_text=torch.zeros(len(relations), dtype=torch.long),
                      subject=torch.tensor(subject, dtype=torch.long), object=torch.tensor(object_, dtype=torch.long))
 
@@ -50,10 +56,28 @@ def test_predicate_term_reads_the_grounded_subject_track():
     # the relation's text predicate equals track 1's state; its subject phrase grounds to track 1 or to track 0
     right = caption(E[:2], torch.eye(2, 4), relations=E[1:2], subject=[1], object_=[-1])
     wrong = caption(E[:2], torch.eye(2, 4).flip(0), relations=E[1:2], subject=[1], object_=[-1])
-    assert score(right, video) == pytest.approx(1.0)
-    assert score(wrong, video) == pytest.approx(2 / 3)
+    # terms: coarse 1, objects 1, predicate 1 or 0, DSG relation words 0 (the clip has no DSG relations)
+    assert score(right, video) == pytest.approx(3 / 4)
+    assert score(wrong, video) == pytest.approx(2 / 4)
     # without cross edges a relation sees the clip's mean track: grounding no longer matters
     assert score(right, video, use_cross_edges=False) == score(wrong, video, use_cross_edges=False)
+
+
+def test_relation_words_meet_the_dsg_relations_of_the_grounded_tracks():
+    # track 1 "moves up" (words E[3]) and is "left of" track 0 (words E[2])
+    video = clips(E[:2], edges=[(E[3], 1, -1), (E[2], 1, 0)])
+    unary = dict(relations=E[1:2], subject=[1], object_=[-1])
+    assert score(caption(E[:2], torch.eye(2, 4), relation_words=E[3:4], **unary), video) == pytest.approx(1.0)
+    assert score(caption(E[:2], torch.eye(2, 4), relation_words=E[0:1], **unary), video) == pytest.approx(3 / 4)
+    binary = dict(relations=E[1:2], subject=[1], object_=[0])
+    # "left of" the grounded object: found among track 1's relations towards track 0 (and its unary ones)
+    assert score(caption(E[:2], torch.eye(2, 4), relation_words=E[2:3], **binary), video) == pytest.approx(1.0)
+    # ... but not among the relations of track 1 towards another object (here: itself)
+    other = dict(relations=E[1:2], subject=[1], object_=[1])
+    assert score(caption(E[:2], torch.eye(2, 4), relation_words=E[2:3], **other), video) == pytest.approx(3 / 4)
+    # the subject grounded to track 0, which has no DSG relation: the words term is 0
+    flipped = caption(E[:2], torch.eye(2, 4).flip(0), relation_words=E[3:4], **unary)
+    assert score(flipped, video) == pytest.approx((1 + 1 + 0 + 0) / 4)
 
 
 def test_pairs_only_see_their_own_clip():
