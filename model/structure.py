@@ -17,6 +17,10 @@ compares the two graphs part by part, through the holistic scene graph's corefer
                                                                         the DSG relations its grounded subject has
                                                                         (alone or with its grounded object); 0 when
                                                                         it has none
+        order       mean_{a before b in T} tanh(t_b - t_a)              each "before" edge against when its two
+                                                                        relations happen in V: t_r, in keyframes, is
+                                                                        the softmax(cos / 0.1)-weighted keyframe of
+                                                                        the DSG relations of the relation-edges term
 where h are GTrm states, m R-GTrm memory states (m_s: the subject track's state on its latest keyframe), and a text
 object grounds to the track of V whose detection text embeds closest to its phrase (hsg.coreference, top 1).
 Without HSG cross edges a relation is compared with the mean track of the clip instead.
@@ -33,7 +37,9 @@ import torch.nn.functional as F
 from torch_geometric.utils import scatter
 
 from model import hsg
-from model.data import NODE_KINDS
+from model.data import EDGE_KINDS, NODE_KINDS
+
+LOCALISE = 0.1  # softmax temperature over a relation's DSG matches when placing it in time
 
 
 @dataclass
@@ -48,6 +54,9 @@ class TextParts:
     relation_text: torch.Tensor   # [R] their caption
     subject: torch.Tensor         # [R] row of objects
     object: torch.Tensor          # [R] row of objects, -1 for none
+    before_first: torch.Tensor    # [B] row of relations: the earlier event of a "before" edge
+    before_second: torch.Tensor   # [B] row of relations: the later one
+    before_text: torch.Tensor     # [B] their caption
 
     def __len__(self) -> int:
         return self.pooled.shape[0]
@@ -65,6 +74,7 @@ class VideoParts:
     edge_words: torch.Tensor      # [Q, d] projected word embeddings of the DSG relations (binary and unary)
     edge_subject: torch.Tensor    # [Q] their subject's track
     edge_object: torch.Tensor     # [Q] their object's track, -1 for a unary one
+    edge_frame: torch.Tensor      # [Q] their keyframe (float)
 
     def __len__(self) -> int:
         return self.pooled.shape[0]
@@ -83,7 +93,13 @@ def text_parts(text, nodes: torch.Tensor, pooled: torch.Tensor, phrase_embed: to
     keep = row[subject] >= 0
     relation, subject = relation[keep], subject[keep]
     object_node = object_of[relation]
+    relation_row = torch.full((text.num_nodes,), -1, dtype=torch.long, device=nodes.device)
+    relation_row[relation] = torch.arange(relation.shape[0], device=nodes.device)
+    first, second = text.edge_index[:, text.edge_kind == EDGE_KINDS.index("before")]
+    both = (relation_row[first] >= 0) & (relation_row[second] >= 0)
+    first, second = first[both], second[both]
     return TextParts(
+        before_first=relation_row[first], before_second=relation_row[second], before_text=text.batch[first],
         pooled=pooled, objects=nodes[is_object], object_text=text.batch[is_object], grounding=phrase_embed[is_object],
         relations=text_predicate(nodes[relation]), relation_words=words(phrase_embed[relation]),
         relation_text=text.batch[relation], subject=row[subject],
@@ -97,6 +113,7 @@ def video_parts(video, nodes: torch.Tensor, pooled: torch.Tensor, object_embed: 
     group, num_groups = hsg.track_groups(video.batch, video.track)
     unary = torch.full_like(video.unary_index, -1)
     return VideoParts(
+        edge_frame=video.frame[torch.cat([video.edge_index[0], video.unary_index])].to(nodes.dtype),
         edge_words=edge_words, edge_subject=group[torch.cat([video.edge_index[0], video.unary_index])],
         edge_object=torch.cat([group[video.edge_index[1]], unary]),
         pooled=pooled, nodes=nodes, node_video=video.batch,
@@ -108,7 +125,11 @@ def video_parts(video, nodes: torch.Tensor, pooled: torch.Tensor, object_embed: 
 def concat_texts(parts: list[TextParts]) -> TextParts:
     offsets = torch.tensor([0, *[len(p) for p in parts]]).cumsum(0).tolist()
     object_offsets = torch.tensor([0, *[p.objects.shape[0] for p in parts]]).cumsum(0).tolist()
+    relation_offsets = torch.tensor([0, *[p.relations.shape[0] for p in parts]]).cumsum(0).tolist()
     return TextParts(
+        before_first=torch.cat([p.before_first + o for p, o in zip(parts, relation_offsets)]),
+        before_second=torch.cat([p.before_second + o for p, o in zip(parts, relation_offsets)]),
+        before_text=torch.cat([p.before_text + o for p, o in zip(parts, offsets)]),
         pooled=torch.cat([p.pooled for p in parts]), objects=torch.cat([p.objects for p in parts]),
         object_text=torch.cat([p.object_text + o for p, o in zip(parts, offsets)]),
         grounding=torch.cat([p.grounding for p in parts]), relations=torch.cat([p.relations for p in parts]),
@@ -122,7 +143,7 @@ def concat_videos(parts: list[VideoParts]) -> VideoParts:
     offsets = torch.tensor([0, *[len(p) for p in parts]]).cumsum(0).tolist()
     track_offsets = torch.tensor([0, *[p.summary.shape[0] for p in parts]]).cumsum(0).tolist()
     return VideoParts(
-        edge_words=torch.cat([p.edge_words for p in parts]),
+        edge_frame=torch.cat([p.edge_frame for p in parts]), edge_words=torch.cat([p.edge_words for p in parts]),
         edge_subject=torch.cat([p.edge_subject + o for p, o in zip(parts, track_offsets)]),
         edge_object=torch.cat([torch.where(p.edge_object >= 0, p.edge_object + o, -1)
                                for p, o in zip(parts, track_offsets)]),
@@ -166,8 +187,7 @@ def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, 
     pair, row = rows_per_pair(texts.relation_text, len(texts), text_index)
     if row.numel() and videos.summary.shape[0]:
         in_clip = videos.track_video.unsqueeze(0) == video_index[pair].unsqueeze(1)
-        found = in_clip.any(dim=1)
-        pair, row, in_clip = pair[found], row[found], in_clip[found]
+        valid = in_clip.any(dim=1)  # the clip has tracks (else grounding picks an arbitrary one, left out below)
         if use_cross_edges:
             def grounded(object_rows):
                 scores = masked_cosine(texts.grounding[object_rows.clamp(min=0)], videos.grounding, in_clip)
@@ -187,12 +207,32 @@ def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, 
         predicted = video_predicate(torch.cat([s, o, s - o], dim=1))
         agreement = F.cosine_similarity(texts.relations[row], predicted, dim=1)
         edge_words = torch.zeros_like(agreement)  # a relation the DSG does not have at all scores 0
+        seen = torch.zeros_like(valid)
+        when = torch.zeros_like(agreement)
         if videos.edge_words.shape[0]:
-            best = masked_cosine(texts.relation_words[row], videos.edge_words, own).max(dim=1).values
-            edge_words = torch.where(torch.isfinite(best), best, 0.0)
-        has = torch.bincount(pair, minlength=num_pairs) > 0
+            similarity = masked_cosine(texts.relation_words[row], videos.edge_words, own)
+            best = similarity.max(dim=1).values
+            seen = torch.isfinite(best)
+            edge_words = torch.where(seen, best, 0.0)
+            weights = torch.softmax(similarity.masked_fill(~seen.unsqueeze(1), 0.0) / LOCALISE, dim=1)
+            when = weights @ videos.edge_frame
+        has = torch.bincount(pair[valid], minlength=num_pairs) > 0
         for values in (agreement, edge_words):
-            total = total + scatter(values, pair, dim=0, dim_size=num_pairs, reduce="mean") * has
+            total = total + scatter(values[valid], pair[valid], dim=0, dim_size=num_pairs, reduce="mean") * has
+            terms = terms + has
+
+        edge_pair, edge = rows_per_pair(texts.before_text, len(texts), text_index)
+        if edge.numel():
+            # Position of (pair, relation row) among this block's rows: pairs in order, each its text's relations.
+            counts = torch.bincount(texts.relation_text, minlength=len(texts))
+            per_pair = counts[text_index]
+            first_row = (per_pair.cumsum(0) - per_pair) - (counts.cumsum(0) - counts)[text_index]
+            first = first_row[edge_pair] + texts.before_first[edge]
+            second = first_row[edge_pair] + texts.before_second[edge]
+            placed = valid[first] & valid[second] & seen[first] & seen[second]
+            order = torch.tanh(when[second] - when[first])
+            has = torch.bincount(edge_pair[placed], minlength=num_pairs) > 0
+            total = total + scatter(order[placed], edge_pair[placed], dim=0, dim_size=num_pairs, reduce="mean") * has
             terms = terms + has
     return total / terms
 

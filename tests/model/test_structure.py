@@ -17,7 +17,7 @@ def subject_state(rows: torch.Tensor) -> torch.Tensor:
     return rows[:, :4]
 
 
-def clips(*tracks: torch.Tensor, edges=()) -> VideoParts:
+def clips(*tracks: torch.Tensor, edges=(), frames=None) -> VideoParts:
     """Clips whose track i has state tracks[c][i], one node per track; track i grounds phrase direction i.
     edges: DSG relations as (words, subject track, object track or -1), tracks numbered over all clips."""
     nodes = torch.cat(tracks)
@@ -27,17 +27,21 @@ def clips(*tracks: torch.Tensor, edges=()) -> VideoParts:
                       summary=nodes, track_video=owner,
                       edge_words=torch.stack([w for w, _, _ in edges]) if edges else torch.zeros(0, 4),
                       edge_subject=torch.tensor([s for _, s, _ in edges], dtype=torch.long),
-                      edge_object=torch.tensor([o for _, _, o in edges], dtype=torch.long))
+                      edge_object=torch.tensor([o for _, _, o in edges], dtype=torch.long),
+                      edge_frame=torch.tensor([float(f) for f in frames or [0] * len(edges)]))
 
 
 def caption(objects: torch.Tensor, grounding: torch.Tensor, relations=None, subject=(), object_=(),
-            relation_words=None) -> TextParts:
+            relation_words=None, before=()) -> TextParts:
     relations = torch.zeros(0, 4) if relations is None else relations
     relation_words = torch.zeros_like(relations) if relation_words is None else relation_words
     return TextParts(pooled=torch.ones(1, 4), objects=objects, object_text=torch.zeros(len(objects), dtype=torch.long),
                      grounding=grounding, relations=relations, relation_words=relation_words,
                      relation_text=torch.zeros(len(relations), dtype=torch.long),
-                     subject=torch.tensor(subject, dtype=torch.long), object=torch.tensor(object_, dtype=torch.long))
+                     subject=torch.tensor(subject, dtype=torch.long), object=torch.tensor(object_, dtype=torch.long),
+                     before_first=torch.tensor([a for a, _ in before], dtype=torch.long),
+                     before_second=torch.tensor([b for _, b in before], dtype=torch.long),
+                     before_text=torch.zeros(len(before), dtype=torch.long))
 
 
 def score(text: TextParts, videos: VideoParts, clip: int = 0, **kwargs) -> float:
@@ -78,6 +82,17 @@ def test_relation_words_meet_the_dsg_relations_of_the_grounded_tracks():
     # the subject grounded to track 0, which has no DSG relation: the words term is 0
     flipped = caption(E[:2], torch.eye(2, 4).flip(0), relation_words=E[3:4], **unary)
     assert score(flipped, video) == pytest.approx((1 + 1 + 0 + 0) / 4)
+
+
+def test_order_term_compares_before_edges_with_when_the_dsg_relations_happen():
+    # track 0 "moves up" (E[2]) on keyframe 1, track 1 "moves down" (E[3]) on keyframe 4
+    video = clips(E[:2], edges=[(E[2], 0, -1), (E[3], 1, -1)], frames=[1, 4])
+    events = dict(relations=torch.stack([E[0], E[1]]), subject=[0, 1], object_=[-1, -1],
+                  relation_words=torch.stack([E[2], E[3]]))
+    in_order = score(caption(E[:2], torch.eye(2, 4), before=[(0, 1)], **events), video)
+    reversed_ = score(caption(E[:2], torch.eye(2, 4), before=[(1, 0)], **events), video)
+    tanh3 = torch.tanh(torch.tensor(3.0)).item()
+    assert in_order == pytest.approx((4 + tanh3) / 5) and reversed_ == pytest.approx((4 - tanh3) / 5)
 
 
 def test_pairs_only_see_their_own_clip():
