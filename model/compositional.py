@@ -8,8 +8,8 @@ for the same steps on the same train split, once per seed, and scored on the val
     pairwise accuracy     share of (clip, caption, negative) with score(clip, caption) > score(clip, negative),
                           overall and per negative kind (model.evaluate.score_pairs)
 on each retrieval path the model has: `backbone` (pooled, no graphs: the plug-and-play path) and, for Finsta, `graph`
-(pooled R-GTrm vs GTrm states) and `structure` (the graph path plus object-by-object and predicate-by-predicate
-agreement through the HSG coreference edges, model/structure.py: Finsta's headline).
+(pooled R-GTrm vs GTrm states) and `structure` (the graph path plus object-by-object, predicate-by-predicate and
+event-order agreement through the HSG coreference edges, model/structure.py: Finsta's headline).
 
 The negatives' TSGs come from a parquet file with the columns of schemas.tsg.SCHEMA plus `clip_sample_id` (the val
 clip it negates), `negative_index` and `kind`; parsing them is the caller's job (jobs/evaluate.py), so this module

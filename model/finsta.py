@@ -4,8 +4,8 @@ Three retrieval paths come out of it:
     backbone   video_head(backbone pooled video) vs text_head(backbone pooled caption): needs no graphs (plug-and-play);
                distillation pulls it toward the graph path while training.
     graph      mean of the R-GTrm node states vs mean of the GTrm node states (each through a linear head).
-    structure  the graph path plus object-by-object and predicate-by-predicate agreement through the HSG coreference
-               edges (model/structure.py): the score that tells a caption from a structure-swapped one.
+    structure  the graph path plus object-by-object, predicate-by-predicate and event-order agreement through the HSG
+               coreference edges (model/structure.py): the score that tells a caption from a structure-swapped one.
 Every string of both graphs (node words, detection "attributes class" texts, predicates) is embedded by the backbone's
 text encoder and one shared projection, so the graphs need no vocabulary of their own and work with any backbone.
 """

@@ -238,8 +238,12 @@ def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, 
 
 
 def score_matrix(texts: TextParts, videos: VideoParts, video_predicate, use_cross_edges: bool = True,
-                 chunk: int = 4096) -> torch.Tensor:
-    """[len(texts), len(videos)] structural scores of every caption against every clip, `chunk` pairs at a time."""
+                 budget: int = 2**24) -> torch.Tensor:
+    """[len(texts), len(videos)] structural scores of every caption against every clip, in chunks of pairs whose
+    (caption rows x clip rows) similarity blocks hold about `budget` entries."""
+    rows_per_text = (texts.objects.shape[0] + texts.relations.shape[0]) / max(1, len(texts))
+    video_rows = max(videos.nodes.shape[0], videos.edge_words.shape[0], 1)
+    chunk = max(1, int(budget / max(1.0, rows_per_text * video_rows)))
     t, v = torch.meshgrid(torch.arange(len(texts)), torch.arange(len(videos)), indexing="ij")
     t, v = t.flatten().to(texts.pooled.device), v.flatten().to(texts.pooled.device)
     scores = [pair_scores(texts, videos, t[i:i + chunk], v[i:i + chunk], video_predicate, use_cross_edges)

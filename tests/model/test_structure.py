@@ -104,7 +104,7 @@ def test_pairs_only_see_their_own_clip():
 def test_score_matrix_and_hard_negative_loss():
     videos = clips(E[:2], E[2:4])
     texts = structure.concat_texts([caption(E[:2], torch.eye(2, 4)), caption(E[2:4], torch.eye(2, 4))])
-    matrix = structure.score_matrix(texts, videos, subject_state, chunk=3)
+    matrix = structure.score_matrix(texts, videos, subject_state, budget=5)  # pairs scored 1 at a time
     assert matrix.flatten().tolist() == pytest.approx([1.0, 0.5, 0.5, 1.0])
     swapped = structure.concat_texts([caption(E[2:4], torch.eye(2, 4)), caption(E[:2], torch.eye(2, 4))])
     same = texts
@@ -153,3 +153,12 @@ def test_backbone_only_has_no_structure_path(tiny_shards):
     base = BackboneOnly(build_backbone("tiny", image_size=32), dim=32)
     results = retrieval(base, loader(ShardStream(tiny_shards, "val", image_size=32, num_frames=4), batch_size=4))
     assert "structure" not in results and isinstance(base, nn.Module)
+
+
+def test_structure_path_is_left_out_above_the_pair_limit(model, tiny_shards, monkeypatch, capsys):
+    from model import evaluate
+
+    monkeypatch.setattr(evaluate, "MAX_STRUCTURE_PAIRS", 15)  # 4 val captions x 4 clips = 16 pairs
+    results = retrieval(model, loader(ShardStream(tiny_shards, "val", image_size=32, num_frames=4), batch_size=4))
+    assert "structure" not in results and "graph" in results
+    assert "structure path is left out for 16 caption-clip pairs" in capsys.readouterr().out
