@@ -35,12 +35,14 @@ def draw_tsg(row: dict, path) -> None:
                            edge_color="#555555", connectionstyle="arc3,rad=0.08")
     edge_labels = {(u, v): data["kind"] for u, v, data in graph.edges(data=True)}
     nx.draw_networkx_edge_labels(simple, layout, edge_labels=edge_labels, font_size=8, font_color="#444444", ax=axes)
-    axes.legend(handles=[Patch(color=c, label=k) for k, c in NODE_COLOURS.items()], loc="lower left", fontsize=8)
+    # Under the graph, not over it: a legend inside the axes can hide a node.
+    figure.legend(handles=[Patch(color=c, label=k) for k, c in NODE_COLOURS.items()], loc="lower center",
+                  ncol=len(NODE_COLOURS), fontsize=8, frameon=False)
     if row.get("caption"):
         axes.set_title(row["caption"], fontsize=10, wrap=True)
     axes.axis("off")
     axes.margins(0.15)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
     figure.savefig(path, dpi=120)
     plt.close(figure)
 
