@@ -130,8 +130,8 @@ def main(argv=None) -> int:
 
     summary = compositional.summarise(rows)
     print("\nCompositional split (val clips vs their hard negatives), mean ± std over seeds; headline path per model:"
-          "\n  structure = Finsta's part-by-part scoring of TSG vs DSG through the HSG cross edges, graph = pooled TSG vs\n"
-          "  DSG, backbone = pooled, no graphs (Finsta's plug-and-play)")
+          "\n  structure = Finsta's part-by-part scoring of TSG vs DSG through the HSG cross edges,"
+          "\n  graph = pooled TSG vs DSG, backbone = pooled, no graphs (Finsta's plug-and-play)")
     print(compositional.format_table(summary))
     print("\nTargets:")
     for line in compositional.verdict(summary):

@@ -122,5 +122,6 @@ def test_flip_opposite_changes_one_direction_word():
     assert flip_opposite("slide up", rng) == "slide down"
     assert flip_opposite("approach", rng) == "move away from"
     assert flip_opposite("in front of", rng) == "behind" and flip_opposite("behind", rng) == "in front of"
-    assert flip_opposite("come into view to right of", rng) in ("come into view to left of", "go out of view to right of")
+    assert flip_opposite("come into view to right of", rng) in ("come into view to left of",
+                                                                "go out of view to right of")
     assert flip_opposite("spin", rng) is None and flip_opposite("upright", rng) is None  # whole words only
