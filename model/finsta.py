@@ -175,8 +175,8 @@ class FinstaModel(nn.Module):
         """Structural scores: of every caption against every clip ([M, K]) or of the given pairs ([P])."""
         if text_index is None:
             return structure.score_matrix(texts, videos, self.video_predicate, self.use_cross_edges)
-        return structure.pair_scores(texts, videos, text_index, video_index, self.video_predicate,
-                                     self.use_cross_edges)
+        return structure.chunked_pair_scores(texts, videos, text_index, video_index, self.video_predicate,
+                                             self.use_cross_edges)
 
     def forward(self, text, video, with_shuffle: bool = False) -> dict:
         """Encode a (text Batch, video Batch) of B pairs into embeddings, node states and coreference edges."""

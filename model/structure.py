@@ -237,18 +237,35 @@ def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, 
     return total / terms
 
 
-def score_matrix(texts: TextParts, videos: VideoParts, video_predicate, use_cross_edges: bool = True,
-                 budget: int = 2**24) -> torch.Tensor:
-    """[len(texts), len(videos)] structural scores of every caption against every clip, in chunks of pairs whose
-    (caption rows x clip rows) similarity blocks hold about `budget` entries."""
+def chunked_pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, video_index: torch.Tensor,
+                        video_predicate, use_cross_edges: bool = True, budget: int = 2**24) -> torch.Tensor:
+    """pair_scores in chunks of pairs whose (caption rows x clip rows) similarity blocks hold about `budget` entries."""
     rows_per_text = (texts.objects.shape[0] + texts.relations.shape[0]) / max(1, len(texts))
     video_rows = max(videos.nodes.shape[0], videos.edge_words.shape[0], 1)
     chunk = max(1, int(budget / max(1.0, rows_per_text * video_rows)))
+    scores = [pair_scores(texts, videos, text_index[i:i + chunk], video_index[i:i + chunk], video_predicate,
+                          use_cross_edges) for i in range(0, text_index.shape[0], chunk)]
+    return torch.cat(scores) if scores else texts.pooled.new_zeros(0)
+
+
+def score_matrix(texts: TextParts, videos: VideoParts, video_predicate, use_cross_edges: bool = True,
+                 budget: int = 2**24) -> torch.Tensor:
+    """[len(texts), len(videos)] structural scores of every caption against every clip."""
     t, v = torch.meshgrid(torch.arange(len(texts)), torch.arange(len(videos)), indexing="ij")
     t, v = t.flatten().to(texts.pooled.device), v.flatten().to(texts.pooled.device)
-    scores = [pair_scores(texts, videos, t[i:i + chunk], v[i:i + chunk], video_predicate, use_cross_edges)
-              for i in range(0, t.shape[0], chunk)]
-    return torch.cat(scores).view(len(texts), len(videos))
+    return chunked_pair_scores(texts, videos, t, v, video_predicate, use_cross_edges, budget).view(
+        len(texts), len(videos))
+
+
+def rerank(similarity: torch.Tensor, score, k: int) -> torch.Tensor:
+    """A copy of similarity [queries, items] whose top-k items per query are re-scored by score(queries, items) -> [P]
+    and placed above all the others (structural scores lie in [-1, 1]; re-scored entries become 2 + score)."""
+    k = min(k, similarity.shape[1])
+    items = similarity.topk(k, dim=1).indices.flatten()
+    queries = torch.arange(similarity.shape[0], device=similarity.device).repeat_interleave(k)
+    reranked = similarity.clone()
+    reranked[queries, items] = 2.0 + score(queries, items).to(similarity.dtype)
+    return reranked
 
 
 def hard_negative_loss(true: TextParts, negatives: TextParts, negative_of: torch.Tensor, videos: VideoParts,

@@ -155,10 +155,23 @@ def test_backbone_only_has_no_structure_path(tiny_shards):
     assert "structure" not in results and isinstance(base, nn.Module)
 
 
-def test_structure_path_is_left_out_above_the_pair_limit(model, tiny_shards, monkeypatch, capsys):
+def test_rerank_puts_the_rescored_top_k_first():
+    similarity = torch.tensor([[0.9, 0.5, 0.1], [0.2, 0.3, 0.8]])
+    rescored = structure.rerank(similarity, lambda q, i: torch.where(i == 1, 0.5, -0.5), k=2)
+    # query 0: items 0 and 1 rescored, item 1 now first; item 2 (not in the top 2) stays below both
+    assert rescored[0].argsort(descending=True).tolist() == [1, 0, 2]
+    assert rescored[1].argsort(descending=True).tolist() == [1, 2, 0]
+
+
+def test_above_the_pair_limit_the_structure_path_reranks_the_graph_path(model, tiny_shards, monkeypatch, capsys):
     from model import evaluate
 
+    batches = list(loader(ShardStream(tiny_shards, "val", image_size=32, num_frames=4), batch_size=4))
+    every_pair = retrieval(model, batches)["structure"]
     monkeypatch.setattr(evaluate, "MAX_STRUCTURE_PAIRS", 15)  # 4 val captions x 4 clips = 16 pairs
-    results = retrieval(model, loader(ShardStream(tiny_shards, "val", image_size=32, num_frames=4), batch_size=4))
-    assert "structure" not in results and "graph" in results
-    assert "structure path is left out for 16 caption-clip pairs" in capsys.readouterr().out
+    monkeypatch.setattr(evaluate, "RERANK_TOP_K", 4)  # the top 4 of 4: re-ranking must equal scoring every pair
+    assert retrieval(model, batches)["structure"] == every_pair
+    assert "the graph path's top 4 re-ranked" in capsys.readouterr().out
+    monkeypatch.setattr(evaluate, "RERANK_TOP_K", 1)
+    top1 = retrieval(model, batches)
+    assert top1["structure"]["t2v"]["R@1"] == top1["graph"]["t2v"]["R@1"]  # re-ranking one item changes no order
