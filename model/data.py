@@ -37,6 +37,13 @@ class TextGraph(Data):
         return super().__inc__(key, value, *args, **kwargs)
 
 
+def relation_objects(text) -> torch.Tensor:
+    """The object node of every node of a TextGraph/Batch that is a relation with an object, else -1 -> [N]."""
+    object_of = torch.full((text.num_nodes,), -1, dtype=torch.long, device=text.object_index.device)
+    object_of[text.object_index[0]] = text.object_index[1]
+    return object_of
+
+
 class VideoGraph(Data):
     def __inc__(self, key, value, *args, **kwargs):
         if key in ("unary_index", "link_index"):

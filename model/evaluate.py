@@ -46,11 +46,6 @@ def encode_all(model, batches, device="cpu") -> tuple[dict, list, list]:
     return {k: torch.cat(v) for k, v in parts.items()}, texts, videos
 
 
-def embed_all(model, batches, device="cpu") -> dict:
-    """Concatenated normalised pooled embeddings of every batch."""
-    return encode_all(model, batches, device)[0]
-
-
 def retrieval(model, batches, device="cpu", ks=(1, 5, 10)) -> dict:
     """{"backbone": {"t2v": {"R@1": ..}, "v2t": {..}}, "graph": ..., "structure": ..., "num_pairs": N} over all pairs
     of `batches`."""

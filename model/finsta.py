@@ -19,7 +19,7 @@ from torch_geometric.data import Batch
 from torch_geometric.utils import scatter
 
 from model import hsg, losses, structure
-from model.data import EDGE_KINDS, NODE_KINDS, flat, structural_negatives
+from model.data import EDGE_KINDS, NODE_KINDS, flat, relation_objects, structural_negatives
 from model.graph_encoder import GTrm, RGTrm, box_centres
 
 PE_DIM = 8
@@ -235,8 +235,7 @@ class FinstaModel(nn.Module):
 
         Returns (relation nodes [R], video predicate [R, d], swapped [R, d], swap valid [R])."""
         relation, subject = text.subject_index
-        object_of = torch.full((text.num_nodes,), -1, dtype=torch.long, device=relation.device)
-        object_of[text.object_index[0]] = text.object_index[1]
+        object_of = relation_objects(text)
         num_groups, group = out["num_groups"], out["group"]
         summary = nodes[last_of_track(group, frame, num_groups)] if num_groups else nodes.new_zeros(0, nodes.shape[1])
         if self.use_cross_edges and num_groups:
@@ -320,7 +319,3 @@ def normalised(out: dict) -> dict:
     keys = [k for k in ("backbone_video", "backbone_text", "graph_video", "graph_text") if k in out]
     return {k: F.normalize(out[k].float(), dim=-1) for k in keys}
 
-
-def embed(model: nn.Module, text, video) -> dict:
-    """Normalised embeddings of both pooled paths, for retrieval and pair scoring."""
-    return normalised(model(text, video))

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch_geometric.utils import scatter
 
 from model import hsg
-from model.data import EDGE_KINDS, NODE_KINDS
+from model.data import EDGE_KINDS, NODE_KINDS, relation_objects
 
 LOCALISE = 0.1  # softmax temperature over a relation's DSG matches when placing it in time
 
@@ -88,11 +88,9 @@ def text_parts(text, nodes: torch.Tensor, pooled: torch.Tensor, phrase_embed: to
     row = torch.full((text.num_nodes,), -1, dtype=torch.long, device=nodes.device)
     row[is_object] = torch.arange(int(is_object.sum()), device=nodes.device)
     relation, subject = text.subject_index
-    object_of = torch.full((text.num_nodes,), -1, dtype=torch.long, device=nodes.device)
-    object_of[text.object_index[0]] = text.object_index[1]
     keep = row[subject] >= 0
     relation, subject = relation[keep], subject[keep]
-    object_node = object_of[relation]
+    object_node = relation_objects(text)[relation]
     relation_row = torch.full((text.num_nodes,), -1, dtype=torch.long, device=nodes.device)
     relation_row[relation] = torch.arange(relation.shape[0], device=nodes.device)
     first, second = text.edge_index[:, text.edge_kind == EDGE_KINDS.index("before")]
@@ -111,11 +109,10 @@ def video_parts(video, nodes: torch.Tensor, pooled: torch.Tensor, object_embed: 
     """The parts of a video Batch, from R-GTrm memory states [N, d], pooled [B, d], detection embeddings [N, e] and
     the projected words of its binary then unary relations [E + U, d]."""
     group, num_groups = hsg.track_groups(video.batch, video.track)
-    unary = torch.full_like(video.unary_index, -1)
+    subject = torch.cat([video.edge_index[0], video.unary_index])
     return VideoParts(
-        edge_frame=video.frame[torch.cat([video.edge_index[0], video.unary_index])].to(nodes.dtype),
-        edge_words=edge_words, edge_subject=group[torch.cat([video.edge_index[0], video.unary_index])],
-        edge_object=torch.cat([group[video.edge_index[1]], unary]),
+        edge_frame=video.frame[subject].to(nodes.dtype), edge_words=edge_words, edge_subject=group[subject],
+        edge_object=torch.cat([group[video.edge_index[1]], torch.full_like(video.unary_index, -1)]),
         pooled=pooled, nodes=nodes, node_video=video.batch,
         grounding=scatter(object_embed, group, dim=0, dim_size=num_groups, reduce="mean"),
         summary=nodes[last_of_track(group, video.frame, num_groups)] if num_groups else nodes[:0],
@@ -154,14 +151,15 @@ def concat_videos(parts: list[VideoParts]) -> VideoParts:
 
 
 def rows_per_pair(row_owner: torch.Tensor, owners: int, owner_of_pair: torch.Tensor):
-    """Expand each pair to the rows its owner has (rows grouped by owner): -> (pair of each expanded row, row)."""
+    """Expand each pair to the rows its owner has (rows grouped by owner).
+
+    -> (pair of each expanded row, row, shift [P]): expanded position of pair p's copy of row r = shift[p] + r."""
     counts = torch.bincount(row_owner, minlength=owners)
     starts = counts.cumsum(0) - counts
     per_pair = counts[owner_of_pair]
     pair = torch.repeat_interleave(torch.arange(owner_of_pair.shape[0], device=per_pair.device), per_pair)
-    within = torch.arange(pair.shape[0], device=pair.device) - torch.repeat_interleave(
-        per_pair.cumsum(0) - per_pair, per_pair)
-    return pair, starts[owner_of_pair][pair] + within
+    shift = (per_pair.cumsum(0) - per_pair) - starts[owner_of_pair]
+    return pair, torch.arange(pair.shape[0], device=pair.device) - shift[pair], shift
 
 
 def masked_cosine(a: torch.Tensor, b: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
@@ -175,7 +173,7 @@ def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, 
     total = F.cosine_similarity(texts.pooled[text_index], videos.pooled[video_index], dim=-1)
     terms = torch.ones_like(total)
 
-    pair, row = rows_per_pair(texts.object_text, len(texts), text_index)
+    pair, row, _ = rows_per_pair(texts.object_text, len(texts), text_index)
     if row.numel() and videos.nodes.shape[0]:
         best = masked_cosine(texts.objects[row], videos.nodes,
                              videos.node_video.unsqueeze(0) == video_index[pair].unsqueeze(1)).max(dim=1).values
@@ -184,7 +182,7 @@ def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, 
         has = torch.bincount(pair[found], minlength=num_pairs) > 0
         total, terms = total + objects * has, terms + has
 
-    pair, row = rows_per_pair(texts.relation_text, len(texts), text_index)
+    pair, row, shift = rows_per_pair(texts.relation_text, len(texts), text_index)
     if row.numel() and videos.summary.shape[0]:
         in_clip = videos.track_video.unsqueeze(0) == video_index[pair].unsqueeze(1)
         valid = in_clip.any(dim=1)  # the clip has tracks (else grounding picks an arbitrary one, left out below)
@@ -221,14 +219,10 @@ def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, 
             total = total + scatter(values[valid], pair[valid], dim=0, dim_size=num_pairs, reduce="mean") * has
             terms = terms + has
 
-        edge_pair, edge = rows_per_pair(texts.before_text, len(texts), text_index)
+        edge_pair, edge, _ = rows_per_pair(texts.before_text, len(texts), text_index)
         if edge.numel():
-            # Position of (pair, relation row) among this block's rows: pairs in order, each its text's relations.
-            counts = torch.bincount(texts.relation_text, minlength=len(texts))
-            per_pair = counts[text_index]
-            first_row = (per_pair.cumsum(0) - per_pair) - (counts.cumsum(0) - counts)[text_index]
-            first = first_row[edge_pair] + texts.before_first[edge]
-            second = first_row[edge_pair] + texts.before_second[edge]
+            first = shift[edge_pair] + texts.before_first[edge]
+            second = shift[edge_pair] + texts.before_second[edge]
             placed = valid[first] & valid[second] & seen[first] & seen[second]
             order = torch.tanh(when[second] - when[first])
             has = torch.bincount(edge_pair[placed], minlength=num_pairs) > 0
