@@ -31,25 +31,25 @@ demo: install ## generate the demo data, build its graphs, train briefly, show w
 	$(PY) jobs/demo.py --data-root data/demo --out out/demo $(ARGS)
 
 build-graphs: install ## videos + captions -> Parquet graph shards (DATASET=activitynet|msrvtt|generic|demo)
-	$(PY) jobs/build_graphs.py --dataset $(DATASET) --data-root $(DATA_ROOT) --out $(GRAPHS) $(ARGS)
+	$(PY) -m jobs.build_graphs --dataset $(DATASET) --data-root $(DATA_ROOT) --out $(GRAPHS) $(ARGS)
 
 pretrain: install ## train Finsta on GRAPHS through `ray job submit` on a local or RAY_ADDRESS cluster
 	bash jobs/submit.sh python jobs/pretrain.py --graphs $(abspath $(GRAPHS)) --run-dir $(abspath $(RUN)) $(ARGS)
 
 eval-dsg: install ## DSG quality against the demo ground truth: detection, tracking, relations
-	$(PY) jobs/eval_dsg.py --data-root data/demo $(ARGS)
+	$(PY) -m jobs.eval_dsg --data-root data/demo $(ARGS)
 
 eval-tsg: install ## caption parser P/R/F1 on the FACTUAL dev set (../shared/eval)
-	$(PY) jobs/eval_tsg.py $(ARGS)
+	$(PY) -m jobs.eval_tsg $(ARGS)
 
 eval: install ## compositional retrieval benchmark and ablation table on the demo
 	$(PY) jobs/evaluate.py --data-root data/demo --out out/demo/eval $(ARGS)
 
 report: install ## static HTML report of a shard set: make report GRAPHS=... OUT=...
-	$(PY) jobs/report.py --graphs $(GRAPHS) --out $(OUT)/report $(ARGS)
+	$(PY) -m jobs.report --graphs $(GRAPHS) --out $(OUT)/report $(ARGS)
 
 detector: install ## retrain the demo shape detector (YOLOv8n from yolov8n.yaml) and report its mAP50
-	$(PY) jobs/train_detector.py --data-root data/demo $(ARGS)
+	$(PY) -m jobs.train_detector --data-root data/demo $(ARGS)
 
 test: install ## fast tests (what CI runs)
 	$(PY) -m pytest -q $(ARGS)
@@ -58,7 +58,7 @@ test-all: install ## all tests, slow ones included
 	$(PY) -m pytest -q -m 'not gpu' $(ARGS)
 
 bench: install ## benchmarks: tables of ratios measured in one run
-	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	for b in bench/[a-z]*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py) || exit 1; done
 
 lint: install ## ruff
 	$(PY) -m ruff check schemas pipeline model jobs tests bench

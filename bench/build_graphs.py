@@ -9,7 +9,7 @@ processes, each imports torch and loads its model; the plain loop loads in this 
 and the steady rate after that, which is what a long run on a real dataset sees. From the two, the dataset size at
 which the end-to-end ratio reaches 1.5x is extrapolated.
 Targets on 2 cores: Ray >= 1.5x plain, >= 70 % of the decode+detect limit, peak RSS growth 1x -> 4x <= 1.2x.
-  python bench/build_graphs.py [--videos 24] [--workdir out/bench]
+  python -m bench.build_graphs [--videos 24] [--workdir out/bench]
 """
 
 import argparse
@@ -23,13 +23,13 @@ from pathlib import Path
 import psutil
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.datasets import read_samples  # noqa: E402
-from pipeline.decode import Decoder  # noqa: E402
-from pipeline.demo.generate import DemoConfig, generate  # noqa: E402
-from pipeline.detect import Detector  # noqa: E402
-from pipeline.runner import DEMO_WEIGHTS, BuildGraphsConfig, run, run_plain, trained_imgsz  # noqa: E402
+from pipeline.datasets import read_samples
+from pipeline.decode import Decoder
+from pipeline.demo.generate import DemoConfig, generate
+from pipeline.detect import Detector
+from pipeline.demo import layout
+from pipeline.runner import BuildGraphsConfig, run, run_plain, trained_imgsz
 
 
 class PeakRSS:
@@ -62,7 +62,7 @@ class PeakRSS:
 
 def dataset(workdir: Path, videos: int) -> Path:
     root = workdir / f"demo_{videos}"
-    if not (root / "train.json").is_file():
+    if not layout.is_generated(root):
         generate(root, DemoConfig(num_videos=videos, seed=1), detection=False, verbose=False)
     return root
 
@@ -77,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=24, help="videos in the 1x dataset")
     parser.add_argument("--num-frames", type=int, default=8)
-    parser.add_argument("--weights", default=str(DEMO_WEIGHTS))
+    parser.add_argument("--weights", default=str(layout.WEIGHTS))
     parser.add_argument("--workdir", default="out/bench")
     args = parser.parse_args()
     workdir = Path(args.workdir)

@@ -1,6 +1,6 @@
 """DSG stage throughput: decode alone, detect alone and the full DSGBuilder on the same demo clips, in one run.
 
-    python bench/dsg.py [--data-root data/demo] [--weights pipeline/demo/weights/shapes_yolov8n.pt] [--clips 24]
+    python -m bench.dsg [--data-root data/demo] [--weights PATH (default: the demo detector)] [--clips 24]
 Prints clips/s of each, the ratio full / min(decode, detect) (goal >= 0.7: decoding overlaps detection, so the
 full stage should cost about as much as the slower of the two) and peak memory. Without the demo detector,
 `--random-weights` times a YOLOv8n with random weights built from yolov8n.yaml (same cost).
@@ -15,13 +15,11 @@ from pathlib import Path
 
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from pipeline.decode import Decoder  # noqa: E402
-from pipeline.detect import Detector  # noqa: E402
-from pipeline.dsg import DSGBuilder  # noqa: E402
-from pipeline.evaluate_dsg import demo_samples  # noqa: E402
+from pipeline.decode import Decoder
+from pipeline.detect import Detector
+from pipeline.build_dsg import DSGBuilder
+from pipeline.demo import layout
 
 
 def as_batch(samples: list[dict]) -> dict:
@@ -45,7 +43,7 @@ def random_weights(folder: Path) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default="data/demo", help="demo dataset (generated when absent)")
-    parser.add_argument("--weights", default="pipeline/demo/weights/shapes_yolov8n.pt")
+    parser.add_argument("--weights", default=str(layout.WEIGHTS))
     parser.add_argument("--random-weights", action="store_true", help="time a random-weights YOLOv8n instead")
     parser.add_argument("--clips", type=int, default=24, help="how many demo segments (train split first)")
     parser.add_argument("--batch-size", type=int, default=8, help="samples per DSGBuilder call, as the runner")
@@ -56,11 +54,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     data_root = Path(args.data_root)
-    if not (data_root / "videos").is_dir():
+    if not layout.is_generated(data_root):
         from pipeline.demo.generate import generate
 
         generate(data_root)
-    samples = (demo_samples(data_root, "train") + demo_samples(data_root, "val"))[:args.clips]
+    samples = (layout.read_split(data_root, "train") + layout.read_split(data_root, "val"))[:args.clips]
     batches = [as_batch(samples[i:i + args.batch_size]) for i in range(0, len(samples), args.batch_size)]
     with tempfile.TemporaryDirectory() as folder:
         weights = random_weights(Path(folder)) if args.random_weights else args.weights

@@ -1,6 +1,6 @@
 """Caption parser throughput: bare `nlp.pipe` against the full CaptionParser stage on the same captions, one run.
 
-    python bench/tsg.py [--gold ../shared/eval/factual_sg_dev.csv] [--repeat 3] [--batch-size 256]
+    python -m bench.tsg [--gold ../shared/eval/factual_sg_dev.csv] [--repeat 3] [--batch-size 256]
 Both use the stage's own spaCy pipeline (same model, same excluded pipes). Prints captions/s of each, the ratio
 stage / bare (goal >= 0.80: the rules cost little next to the parse), the best of --rounds alternating runs, and
 peak memory. Rates are on this process's CPU time, which other work on a shared machine disturbs far less than
@@ -16,10 +16,9 @@ from pathlib import Path
 
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from pipeline.parse_captions import DEFAULT_MODEL, CaptionParser  # noqa: E402
+from pipeline.eval.tsg import DEFAULT_GOLD
+from pipeline.parse_captions import DEFAULT_MODEL, CaptionParser
 
 
 def as_batches(captions: list[str], batch_size: int) -> list[dict]:
@@ -38,7 +37,7 @@ def as_batches(captions: list[str], batch_size: int) -> list[dict]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--gold", default=str(REPO.parent / "shared/eval/factual_sg_dev.csv"),
+    parser.add_argument("--gold", default=str(DEFAULT_GOLD),
                         help="a csv with a 'caption' column (default: the FACTUAL dev split)")
     parser.add_argument("--repeat", type=int, default=3, help="use the captions this many times over")
     parser.add_argument("--rounds", type=int, default=5, help="alternating bare/stage runs; the best of each counts")

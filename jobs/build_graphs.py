@@ -1,17 +1,14 @@
 """Build TSG + DSG graph shards for a dataset with the Ray Data pipeline.
 
-  python jobs/build_graphs.py --dataset activitynet --data-root /data/anet --out /data/anet_graphs --weights yolov8n.pt
+  python -m jobs.build_graphs --dataset activitynet --data-root /data/anet --out /data/anet_graphs --weights yolov8n.pt
 Rerunning the same command resumes; --overwrite starts over. Set RAY_ADDRESS to run on a cluster.
 """
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from jobs.cli import config_from_args, parser_for  # noqa: E402
-from pipeline.runner import BuildGraphsConfig, run, run_plain  # noqa: E402
+from jobs.cli import config_from_args, parser_for
+from pipeline.runner import BuildGraphsConfig, run, run_plain
 
 
 def main(argv=None) -> int:
@@ -29,4 +26,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

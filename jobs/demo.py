@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model.trainer import TrainConfig, train  # noqa: E402
-from pipeline.draw_dsg import draw_dsg  # noqa: E402
-from pipeline.draw_tsg import draw_tsg  # noqa: E402
 from pipeline.runner import BuildGraphsConfig, run  # noqa: E402
+from pipeline.viz.draw_dsg import draw_dsg  # noqa: E402
+from pipeline.viz.draw_tsg import draw_tsg  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -2,11 +2,13 @@
 
 Each pixel of the central part of an object's box is named with one of `COLOR_TERMS` by simple rules on its
 hue, saturation and value; the object's colour is the most frequent name. The centre is used because a box's
-corners mostly show the background (a triangle fills half its box, a star less).
+corners mostly show the background (a triangle fills half its box, a star less): `boxes.central_crop`.
 """
 
 import cv2
 import numpy as np
+
+from pipeline.boxes import central_crop
 
 COLOR_TERMS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "grey")
 # Upper hue bound in degrees of each chromatic term, in order round the colour wheel (red wraps round 360).
@@ -38,12 +40,7 @@ def color_names(rgb: np.ndarray) -> np.ndarray:
 def dominant_color(frame: np.ndarray, box, center_fraction: float = 0.5) -> str | None:
     """The most frequent colour term in the central `center_fraction` (per side) of a normalised box of an RGB
     frame; None when the box covers no pixel."""
-    height, width = frame.shape[:2]
-    x1, y1, x2, y2 = box
-    margin_x, margin_y = (x2 - x1) * (1 - center_fraction) / 2, (y2 - y1) * (1 - center_fraction) / 2
-    left, right = round((x1 + margin_x) * width), round((x2 - margin_x) * width)
-    top, bottom = round((y1 + margin_y) * height), round((y2 - margin_y) * height)
-    crop = frame[max(top, 0):max(bottom, top + 1), max(left, 0):max(right, left + 1)]
+    crop = central_crop(frame, box, center_fraction)
     if crop.size == 0:
         return None
     counts = np.bincount(color_names(crop).ravel(), minlength=len(COLOR_TERMS))

@@ -147,14 +147,8 @@ def read_generic(data_root: str | Path, annotations: str | Path) -> list[dict]:
     return rows
 
 
-def read_demo(data_root: str | Path, num_videos: int | None = None, seed: int = 0) -> list[dict]:
-    """The project's demo dataset (ActivityNet format), generated into data_root on first use."""
-    from pipeline.demo import generate
-
-    data_root = Path(data_root)
-    if not (data_root / "train.json").is_file():
-        options = {} if num_videos is None else {"num_videos": num_videos}
-        generate.generate(data_root, generate.DemoConfig(seed=seed, **options))
+def read_demo(data_root: str | Path) -> list[dict]:
+    """The project's demo dataset: ActivityNet Captions' train and val files (pipeline/demo/layout.py)."""
     return read_activitynet(data_root, splits=("train", "val"))
 
 
@@ -165,7 +159,7 @@ def read_samples(dataset: str, data_root: str | Path, **options) -> list[dict]:
     """Sample rows of `dataset` under `data_root`; unique sample ids are checked here, once for every reader."""
     if dataset not in READERS:
         raise ValueError(f"Unknown dataset '{dataset}'; known datasets: {', '.join(sorted(READERS))}.")
-    if dataset != "demo" and not Path(data_root).is_dir():  # the demo is generated on first use
+    if not Path(data_root).is_dir():
         raise FileNotFoundError(f"DATA_ROOT {data_root} is not a folder; pass the dataset's folder as --data-root.")
     # Absolute paths: Ray workers on other nodes (or with another working directory) open the videos.
     rows = READERS[dataset](Path(data_root).resolve(), **options)

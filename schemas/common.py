@@ -1,5 +1,7 @@
 """Columns every table shares: the sample key and the per-sample status (declared once, here)."""
 
+import re
+
 import pyarrow as pa
 
 STATUS_OK = "ok"
@@ -69,3 +71,10 @@ def check_rows_status(rows: list[dict], name: str) -> None:
 def make_sample_id(video_id: str, segment_index: int) -> str:
     """The id of a video's `segment_index`-th caption segment; readers, the demo and the trainer all use this."""
     return f"{video_id}#{segment_index}"
+
+
+def error_cause(message: str) -> str:
+    """An error message with its specifics (paths, quoted names, numbers) blanked, to group errors by cause."""
+    message = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", message or "")
+    message = re.sub(r"(/[^\s:,;]+)+", "…", message)
+    return re.sub(r"\d+(\.\d+)?", "N", message)[:160]

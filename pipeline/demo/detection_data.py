@@ -4,14 +4,14 @@ Frames are decoded from the written mp4 files with decord, so the detector train
 Objects mostly hidden behind others are left unlabelled: a detector should not learn to find what cannot be seen.
 """
 
-import json
 from pathlib import Path
 
 import cv2
 import decord
 
+from pipeline.demo import layout
+
 MIN_VISIBLE_FRACTION = 0.3
-SPLIT_FILES = {"train": "train.json", "val": "val_1.json"}
 
 
 def yolo_label_lines(frame: dict, class_of_track: dict[int, int],
@@ -36,18 +36,15 @@ def export_yolo_dataset(dataset_dir: str | Path, out_dir: str | Path, every: int
     if every < 1:
         raise ValueError(f"every is {every}; expected a frame stride >= 1.")
     counts = {}
-    for split, name in SPLIT_FILES.items():
-        annotation = dataset_dir / name
-        if not annotation.exists():
-            raise FileNotFoundError(f"{annotation} not found; generate the demo first "
-                                    f"(python -m pipeline.demo.generate --out {dataset_dir}).")
+    for split in layout.SPLIT_FILES:
+        video_ids = sorted(layout.video_ids(dataset_dir, split))
         (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
         (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
         counts[split] = 0
-        for video_id in sorted(json.loads(annotation.read_text())):
-            truth = json.loads((dataset_dir / "ground_truth" / f"{video_id}.json").read_text())
+        for video_id in video_ids:
+            truth = layout.read_ground_truth(dataset_dir, video_id)
             class_of_track = {t["track_id"]: t["class_id"] for t in truth["tracks"]}
-            reader = decord.VideoReader(str(dataset_dir / "videos" / f"{video_id}.mp4"))
+            reader = decord.VideoReader(str(layout.video_path(dataset_dir, video_id)))
             indices = list(range(0, min(len(reader), truth["num_frames"]), every))
             images = reader.get_batch(indices).asnumpy()
             for index, image in zip(indices, images):

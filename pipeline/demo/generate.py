@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from pipeline.demo import captions
+from pipeline.demo import layout as demo_layout
 from pipeline.demo.detection_data import export_yolo_dataset
 from pipeline.relations import Thresholds, geometric_relations, pair_motion
 from pipeline.relations import unary_motion as unary_motion_predicates
@@ -491,8 +492,8 @@ def generate(out: str | Path, cfg: DemoConfig = DemoConfig(), detection: bool = 
     if not 0 < cfg.val_fraction < 1:
         raise ValueError(f"val_fraction is {cfg.val_fraction}; expected a fraction strictly between 0 and 1.")
     out = Path(out)
-    (out / "videos").mkdir(parents=True, exist_ok=True)
-    (out / "ground_truth").mkdir(exist_ok=True)
+    (out / demo_layout.VIDEOS).mkdir(parents=True, exist_ok=True)
+    (out / demo_layout.GROUND_TRUTH).mkdir(exist_ok=True)
     num_val = min(max(1, round(cfg.num_videos * cfg.val_fraction)), cfg.num_videos - 1)
     num_train = cfg.num_videos - num_val
     annotations = {"train": {}, "val": {}}
@@ -502,8 +503,8 @@ def generate(out: str | Path, cfg: DemoConfig = DemoConfig(), detection: bool = 
         split = "train" if index < num_train else "val"
         truth, images, negatives = make_video(index, cfg)
         video_id = truth["video_id"]
-        write_video(out / "videos" / f"{video_id}.mp4", images, cfg.fps)
-        _write_json(out / "ground_truth" / f"{video_id}.json", truth, indent=None)
+        write_video(demo_layout.video_path(out, video_id), images, cfg.fps)
+        _write_json(demo_layout.ground_truth_path(out, video_id), truth, indent=None)
         annotations[split][video_id] = {
             "duration": truth["duration"],
             "timestamps": [[s["start"], s["end"]] for s in truth["segments"]],
@@ -515,14 +516,14 @@ def generate(out: str | Path, cfg: DemoConfig = DemoConfig(), detection: bool = 
                                       "segment_index": i, "caption": segment["caption"], "negatives": negs})
         if verbose and ((index + 1) % 10 == 0 or index + 1 == cfg.num_videos):
             print(f"[demo] {index + 1}/{cfg.num_videos} videos ({time.time() - started:.1f}s)", flush=True)
-    _write_json(out / "train.json", annotations["train"])
-    _write_json(out / "val_1.json", annotations["val"])
-    _write_json(out / "test_compositional.json", compositional)
-    _write_json(out / "demo.json", {"version": VERSION, **asdict(cfg), "num_train": num_train, "num_val": num_val,
-                                    "classes": list(SHAPES), "colors": COLORS, "background": BACKGROUND,
-                                    "fourcc": FOURCC})
+    for split, name in demo_layout.SPLIT_FILES.items():
+        _write_json(out / name, annotations[split])
+    _write_json(out / demo_layout.COMPOSITIONAL, compositional)
+    _write_json(out / demo_layout.SETTINGS, {"version": VERSION, **asdict(cfg), "num_train": num_train,
+                                             "num_val": num_val, "classes": list(SHAPES), "colors": COLORS,
+                                             "background": BACKGROUND, "fourcc": FOURCC})
     if detection:
-        counts = export_yolo_dataset(out, out / "detection", every=cfg.detection_every, class_names=SHAPES)
+        counts = export_yolo_dataset(out, out / demo_layout.DETECTION, every=cfg.detection_every, class_names=SHAPES)
         if verbose:
             print(f"[demo] detection/: {counts['train']} train and {counts['val']} val images", flush=True)
     if verbose:

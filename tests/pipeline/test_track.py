@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.track import Linker, appearance_features, box_iou, temporal_links
+from pipeline.track import TrackLinker, appearance_features, temporal_links
 from schemas.common import STATUS_ERROR, STATUS_OK
 
 
@@ -8,22 +8,17 @@ def box_at(x, y, size=0.1):
     return [x, y, x + size, y + size]
 
 
-def test_box_iou():
-    iou = box_iou(np.array([box_at(0, 0, 0.2)]), np.array([box_at(0.1, 0, 0.2), box_at(0.5, 0.5)]))
-    assert np.allclose(iou, [[1 / 3, 0.0]])
-
-
 def test_fast_objects_keep_their_ids_without_overlap():
     # Two squares of one class move 0.15 per keyframe in opposite directions: no IoU between keyframes.
     times = [0.0, 0.5, 1.0, 1.5]
     boxes = [np.array([box_at(0.1 + 0.15 * k, 0.2), box_at(0.8 - 0.15 * k, 0.6)]) for k in range(4)]
     boxes[2] = boxes[2][::-1]  # detection order changes between keyframes
-    ids = Linker().link(boxes, [np.zeros(2, int)] * 4, times)
+    ids = TrackLinker().link(boxes, [np.zeros(2, int)] * 4, times)
     assert [i.tolist() for i in ids] == [[0, 1], [0, 1], [1, 0], [0, 1]]
 
 
 def test_classes_are_never_linked():
-    ids = Linker().link([np.array([box_at(0.4, 0.4)])] * 2, [np.array([0]), np.array([1])], [0.0, 0.5])
+    ids = TrackLinker().link([np.array([box_at(0.4, 0.4)])] * 2, [np.array([0]), np.array([1])], [0.0, 0.5])
     assert ids[0].tolist() == [0] and ids[1].tolist() == [1]
 
 
@@ -37,9 +32,9 @@ def test_an_object_that_leaves_and_comes_back_elsewhere_keeps_its_id():
     boxes = [np.array([box_at(0.05, 0.1), box_at(0.4, 0.4)]), np.array([box_at(0.4, 0.4)]),
              np.array([box_at(0.4, 0.4), box_at(0.85, 0.85)])]
     features = [np.concatenate([red, blue]), blue, np.concatenate([blue, red])]
-    ids = Linker().link(boxes, [np.zeros(len(b), int) for b in boxes], [0.0, 0.2, 0.4], features)
+    ids = TrackLinker().link(boxes, [np.zeros(len(b), int) for b in boxes], [0.0, 0.2, 0.4], features)
     assert [i.tolist() for i in ids] == [[0, 1], [1], [1, 0]]
-    without_appearance = Linker(use_appearance=False).link(boxes, [np.zeros(len(b), int) for b in boxes],
+    without_appearance = TrackLinker(use_appearance=False).link(boxes, [np.zeros(len(b), int) for b in boxes],
                                                            [0.0, 0.2, 0.4])
     assert without_appearance[2].tolist() == [1, 2]
 
@@ -57,5 +52,5 @@ def test_linker_adds_track_ids_per_row():
     found = Detections(np.array([box_at(0.1, 0.1)], np.float32), np.array([0.9], np.float32), np.array([0]))
     batch = {"status": [STATUS_OK, STATUS_ERROR], "frames": [np.stack([frame, frame]), None],
              "frame_times": [[0.0, 0.5], []], "detections": [[found, found], []]}
-    out = Linker()(batch)
+    out = TrackLinker()(batch)
     assert [ids.tolist() for ids in out["track_ids"][0]] == [[0], [0]] and out["track_ids"][1] == []

@@ -6,10 +6,10 @@ from pathlib import Path
 import cv2
 import pytest
 
+from pipeline.demo import layout
 from pipeline.demo.detection_data import export_yolo_dataset, yolo_label_lines
 from pipeline.demo.generate import SHAPES, DemoConfig, generate
 
-WEIGHTS = Path(__file__).resolve().parents[3] / "pipeline" / "demo" / "weights" / "shapes_yolov8n.pt"
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_committed_detector_finds_the_shapes_of_a_new_frame(demo):
     from ultralytics import YOLO
 
     truth = json.loads((demo / "ground_truth" / "v_demo_0001.json").read_text())
-    model = YOLO(str(WEIGHTS))
+    model = YOLO(str(layout.WEIGHTS))
     assert [model.names[i] for i in range(len(SHAPES))] == list(SHAPES)
     hits = total = 0
     for image_path in sorted((demo / "detection" / "images" / "val").glob("*.jpg")):

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.draw_dsg import TILE_WIDTH, draw_dsg, track_color
+from pipeline.viz.draw_dsg import TILE_WIDTH, draw_dsg, track_color
 
 
 def jpeg(width=160, height=120):

@@ -1,10 +1,12 @@
 """Draw one TSG row (schemas/tsg.py) as a PNG: nodes coloured by kind, edges labelled by kind.
 
-    python -m pipeline.draw_tsg out.png "a man quickly hands a red cup to a woman"
+    python -m pipeline.viz.draw_tsg out.png "a man quickly hands a red cup to a woman"
 """
 
 import argparse
+import json
 
+from pipeline.parse_captions import DEFAULT_MODEL, load_spacy, parse_caption, to_json_record
 from schemas import to_networkx
 
 NODE_COLOURS = {"object": "#8ecae6", "attribute": "#ffd166", "relation": "#ef8a62", "modifier": "#b5e48c"}
@@ -51,12 +53,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Parse a caption and draw its textual scene graph to a PNG.")
     parser.add_argument("png", help="output PNG path")
     parser.add_argument("caption", help="the caption to parse")
-    parser.add_argument("--model", default=None, help="spaCy model name (default: the parser's default)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"spaCy model name or path (default {DEFAULT_MODEL})")
     args = parser.parse_args(argv)
-    from pipeline.parse_captions import DEFAULT_MODEL, load_spacy, parse_caption
-
-    tsg = parse_caption(load_spacy(args.model or DEFAULT_MODEL), args.caption)
+    tsg = parse_caption(load_spacy(args.model), args.caption)
     draw_tsg({"caption": args.caption, **tsg}, args.png)
+    print(json.dumps(to_json_record(tsg)))
     print(f"wrote {args.png}")
 
 

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pytest
 
 from pipeline.detect import Detections
-from pipeline.dsg import DSGBuilder
+from pipeline.build_dsg import DSGBuilder
 from schemas import dsg
 from schemas.common import STATUS_ERROR, STATUS_OK
 from tests.pipeline.conftest import FPS, HEIGHT, SQUARE, WIDTH, red_square_left

@@ -5,9 +5,23 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.parse_captions import DEFAULT_MODEL, load_spacy, parse_doc, to_json_record
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_GOLD = REPO.parent / "shared" / "eval" / "factual_sg_dev.csv"
+
+
+@dataclass(frozen=True)
+class EvalTSGConfig:
+    gold: str = field(default=str(DEFAULT_GOLD), metadata={
+        "help": "gold csv with a 'caption' column (default: ../shared/eval/factual_sg_dev.csv from the repo root)"})
+    pred: str = field(default=str(REPO / "out" / "tsg_eval" / "pred.jsonl"),
+                      metadata={"help": "where to write the predictions (jsonl)"})
+    model: str = field(default=DEFAULT_MODEL, metadata={"help": "spaCy model name or path"})
+    scorer: str | None = field(default=None, metadata={"help": "tsg_score.py (default: beside the gold csv)"})
 
 
 def scorer_record(tsg: dict) -> dict:
@@ -23,9 +37,9 @@ def scorer_record(tsg: dict) -> dict:
     }
 
 
-def evaluate(gold_csv: Path, pred_jsonl: Path, model_name: str = DEFAULT_MODEL, scorer: Path | None = None) -> str:
-    """Parse the gold captions, write predictions to `pred_jsonl`, run the scorer; return its report."""
-    gold_csv = Path(gold_csv)
+def evaluate(gold: str | Path, pred: str | Path, model: str = DEFAULT_MODEL, scorer: str | Path | None = None) -> str:
+    """Parse the gold captions, write predictions to `pred`, run the scorer; return its report."""
+    gold_csv, pred_jsonl = Path(gold), Path(pred)
     if not gold_csv.is_file():
         raise FileNotFoundError(f"gold scene graphs '{gold_csv}' not found; expected a FACTUAL csv with a "
                                 "'caption' column, e.g. ../shared/eval/factual_sg_dev.csv.")
@@ -34,9 +48,8 @@ def evaluate(gold_csv: Path, pred_jsonl: Path, model_name: str = DEFAULT_MODEL, 
         raise FileNotFoundError(f"scorer '{scorer}' not found; pass --scorer with the path of tsg_score.py.")
     with open(gold_csv, newline="", encoding="utf-8") as f:
         captions = [row["caption"] for row in csv.DictReader(f)]
-    nlp = load_spacy(model_name)
+    nlp = load_spacy(model)
     start = time.perf_counter()
-    pred_jsonl = Path(pred_jsonl)
     pred_jsonl.parent.mkdir(parents=True, exist_ok=True)
     with open(pred_jsonl, "w", encoding="utf-8") as f:
         for doc in nlp.pipe(captions, batch_size=256):

@@ -1,8 +1,8 @@
 """Draw one DSG row: its keyframes in a grid with boxes, track ids, class + attributes and relation arrows (PNG).
 
-    python -m pipeline.draw_dsg --shard out/demo/graphs/dsg-00000.parquet --sample-id 'v_demo_0030#0' --out a.png
-    python -m pipeline.draw_dsg --video data/demo/videos/v_demo_0030.mp4 --start 0 --end 4 \\
-        --weights pipeline/demo/weights/shapes_yolov8n.pt --imgsz 320 --out a.png
+    python -m pipeline.viz.draw_dsg --shard out/demo/graphs/dsg-00000.parquet --sample-id 'v_demo_0030#0' --out a.png
+    python -m pipeline.viz.draw_dsg --video data/demo/videos/v_demo_0030.mp4 --start 0 --end 4 \\
+        --imgsz 320 --out a.png
 Boxes and labels take their track's colour; under each box are its unary predicates ("moves left", "appears") and,
 per arrow it starts, the pair predicates ("-> #1 approaches, near"); arrows go from subject to object.
 Left/right/above/below hold for almost every pair, so they are left out unless asked for (`--predicates`).
@@ -14,6 +14,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from pipeline.boxes import center
+from pipeline.demo import layout
 
 DEFAULT_PREDICATES = ("near", "touching", "inside", "in front of", "behind", "approaches", "moves away from")
 TILE_WIDTH = 480
@@ -45,7 +48,8 @@ def draw_keyframe(image: np.ndarray, frame: int, time: float, objects: list[dict
         return int(box[0] * width), int(box[1] * height)
 
     def centre(box):
-        return int((box[0] + box[2]) / 2 * width), int((box[1] + box[3]) / 2 * height)
+        x, y = center(box)
+        return int(x * width), int(y * height)
 
     for obj in mine.values():
         x2, y2 = int(obj["box"][2] * width), int(obj["box"][3] * height)
@@ -126,7 +130,7 @@ def main(argv=None) -> int:
     parser.add_argument("--video", help="or a video file, built now with DSGBuilder")
     parser.add_argument("--start", type=float, default=0.0)
     parser.add_argument("--end", type=float, default=float("inf"))
-    parser.add_argument("--weights", default="pipeline/demo/weights/shapes_yolov8n.pt")
+    parser.add_argument("--weights", default=str(layout.WEIGHTS), help="YOLO weights (default: the demo detector)")
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--num-frames", type=int, default=8)
     parser.add_argument("--device", default="cpu")
@@ -138,7 +142,7 @@ def main(argv=None) -> int:
     if args.shard:
         row = row_from_shard(args.shard, args.sample_id)
     else:
-        from pipeline.dsg import DSGBuilder
+        from pipeline.build_dsg import DSGBuilder
 
         builder = DSGBuilder(args.weights, device=args.device, num_frames=args.num_frames, imgsz=args.imgsz,
                              keyframe_size=max(args.imgsz, 320))

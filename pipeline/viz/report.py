@@ -11,15 +11,45 @@ import csv
 import html
 import random
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.draw_dsg import draw_dsg
-from pipeline.draw_tsg import draw_tsg
-from pipeline.runner import error_cause
+from pipeline.viz.draw_dsg import draw_dsg
+from pipeline.viz.draw_hsg import draw_hsg
+from pipeline.viz.draw_tsg import draw_tsg
+from schemas.common import error_cause
 from schemas import manifest
+
+DEFAULT_EVALUATION = Path("out/demo/eval")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    graphs: str = field(metadata={"help": "shard folder (manifest.json, tsg/, dsg/)"})
+    out: str = field(metadata={"help": "folder for index.html and images/"})
+    num_samples: int = field(default=6, metadata={"help": "rows drawn"})
+    checkpoint: str | None = field(default=None, metadata={
+        "help": "trained model for the HSG pictures: a state.pt, a checkpoint or run folder (default: the newest "
+                "under out/demo/runs)"})
+    evaluation: str | None = field(default=None, metadata={
+        "help": f"make eval's folder (default: {DEFAULT_EVALUATION} when it has compositional.csv)"})
+    seed: int = field(default=0, metadata={"help": "which rows are sampled"})
+
+
+def evaluation_folder(evaluation: str | None) -> Path | None:
+    """The evaluation folder to show: the one given (it must hold compositional.csv), else the default when it
+    holds one, else None."""
+    folder = Path(evaluation) if evaluation else DEFAULT_EVALUATION
+    if (folder / "compositional.csv").is_file():
+        return folder
+    if evaluation:
+        raise FileNotFoundError(f"--evaluation {folder} has no compositional.csv; run make eval first.")
+    print(f"note: no evaluation table ({folder / 'compositional.csv'} is missing; make eval writes it)", flush=True)
+    return None
+
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -28,52 +58,6 @@ th { background: #f2f2f2; } td.num { text-align: right; } img { max-width: 100%;
 .sample { border-top: 2px solid #888; padding-top: 0.8em; margin-top: 1.5em; } .caption { font-size: 1.15em; }
 .pair { display: flex; gap: 1em; align-items: flex-start; } .pair > div { flex: 1; } code { background: #f4f4f4; }
 """
-
-
-def draw_hsg(tsg_row: dict, dsg_row: dict, edges: list[dict], path: Path) -> Path:
-    """Caption objects (left) joined to video tracks (right) by coreference edges labelled with their score.
-
-    edges: [{"text_node": index into tsg_row["nodes"], "track_id": int, "score": float}]
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    nodes = tsg_row["nodes"]
-    attributes = {}
-    for edge in tsg_row["edges"]:
-        if edge["kind"] == "attribute":
-            attributes.setdefault(edge["source"], []).append(nodes[edge["target"]]["text"])
-    text_nodes = [i for i, node in enumerate(nodes) if node["kind"] == "object"]
-    tracks = {}
-    for obj in dsg_row["objects"]:
-        tracks.setdefault(obj["track_id"], obj)
-    track_ids = sorted(tracks)
-    height = max(len(text_nodes), len(track_ids), 1)
-    figure, axes = plt.subplots(figsize=(8, 0.8 * height + 1.2))
-    text_y = {i: height - 1 - k * (height - 1) / max(len(text_nodes) - 1, 1) for k, i in enumerate(text_nodes)}
-    track_y = {t: height - 1 - k * (height - 1) / max(len(track_ids) - 1, 1) for k, t in enumerate(track_ids)}
-    for i, y in text_y.items():
-        label = " ".join(attributes.get(i, []) + [nodes[i]["text"]])
-        axes.text(0, y, label, ha="right", va="center", fontsize=11, bbox={"fc": "#8ecae6", "ec": "#333"})
-    for t, y in track_y.items():
-        obj = tracks[t]
-        label = f"track {t}: {' '.join((obj['attributes'] or []) + [obj['class_name']])}"
-        axes.text(1, y, label, ha="left", va="center", fontsize=11, bbox={"fc": "#f4a261", "ec": "#333"})
-    for edge in edges:
-        if edge["text_node"] in text_y and edge["track_id"] in track_y:
-            y0, y1 = text_y[edge["text_node"]], track_y[edge["track_id"]]
-            axes.plot([0.02, 0.98], [y0, y1], color="#2a9d8f", lw=1 + 2 * max(0.0, edge["score"]))
-            axes.text(0.5, (y0 + y1) / 2, f"{edge['score']:.2f}", ha="center", va="bottom", fontsize=9)
-    axes.set_xlim(-0.9, 1.9)
-    axes.set_ylim(-0.8, height - 0.2)
-    axes.axis("off")
-    axes.set_title("HSG coreference edges: caption objects -> video tracks", fontsize=11)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
 
 
 def table_html(header: list[str], rows: list[list]) -> str:

@@ -29,17 +29,17 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from pipeline.relations import EVENT_PREDICATES, MOTION_PAIR_PREDICATES, MOTION_UNARY_PREDICATES
-from pipeline.track import box_iou
-from schemas.common import STATUS_OK, make_sample_id
+from pipeline.boxes import box_iou
+from pipeline.demo import layout
+from schemas.common import STATUS_OK
 
 MOTION_PREDICATES = set(MOTION_UNARY_PREDICATES + MOTION_PAIR_PREDICATES)
-DEFAULT_WEIGHTS = "pipeline/demo/weights/shapes_yolov8n.pt"
 
 
 @dataclass(frozen=True)
 class EvalDSGConfig:
     data_root: str = field(default="data/demo", metadata={"help": "demo dataset folder (generated when absent)"})
-    weights: str = field(default=DEFAULT_WEIGHTS, metadata={"help": "YOLO weights of the detector"})
+    weights: str = field(default=str(layout.WEIGHTS), metadata={"help": "YOLO weights of the detector"})
     split: str = field(default="val", metadata={"help": "which split's segments: val (val_1.json) or train"})
     device: str = field(default="cpu", metadata={"help": "cpu, cuda:0, ..."})
     num_frames: int = field(default=8, metadata={"help": "keyframes per segment"})
@@ -234,7 +234,7 @@ def gt_times_between(truth, times, a: int, b: int) -> list[float]:
 
 
 def load_truths(data_root: Path, video_ids) -> dict:
-    return {v: json.loads((data_root / "ground_truth" / f"{v}.json").read_text()) for v in set(video_ids)}
+    return {v: layout.read_ground_truth(data_root, v) for v in set(video_ids)}
 
 
 def evaluate_rows(rows: list[dict], truths: dict, iou_threshold: float = 0.5, min_visible: float = 0.5) -> dict:
@@ -245,7 +245,8 @@ def evaluate_rows(rows: list[dict], truths: dict, iou_threshold: float = 0.5, mi
 
 
 def format_table(metrics: dict) -> str:
-    lines = ["| metric | value | target |", "|---|---|---|"]
+    """The metrics as Markdown tables, the detector that produced them first."""
+    lines = [f"detector: {json.dumps(metrics['detector'])}", "| metric | value | target |", "|---|---|---|"]
     for name, key, target in [
         ("object recall @ IoU 0.5", "object_recall", ">= 0.95"),
         ("object precision @ IoU 0.5", "object_precision", ">= 0.95"),
@@ -295,29 +296,17 @@ def oracle_rows(samples: list[dict], truths: dict, num_frames: int = 8, min_visi
     return rows
 
 
-def demo_samples(data_root: Path, split: str) -> list[dict]:
-    """SAMPLE_SCHEMA rows of a demo split, each video at `videos/{video_id}.mp4` as the demo layout fixes (a
-    recursive search by id could pick a same-named video from another folder under data_root)."""
-    annotation = data_root / {"train": "train.json", "val": "val_1.json"}[split]
-    if not annotation.is_file():
-        raise FileNotFoundError(f"No {annotation}; expected the demo dataset there (python -m pipeline.demo.generate "
-                                f"--out {data_root}).")
-    samples = []
-    for video_id, entry in json.loads(annotation.read_text()).items():
-        for i, ((start, end), caption) in enumerate(zip(entry["timestamps"], entry["sentences"])):
-            samples.append({"sample_id": make_sample_id(video_id, i), "video_id": video_id, "split": split,
-                            "video_path": str((data_root / "videos" / f"{video_id}.mp4").resolve()),
-                            "start": float(start), "end": float(end), "caption": caption, "status": STATUS_OK,
-                            "error_message": None})
-    return samples
-
-
 def evaluate(config: EvalDSGConfig) -> dict:
     """Build the DSG of every segment of `config.split` with DSGBuilder and score it; print progress and the table."""
-    from pipeline.dsg import DSGBuilder
+    from pipeline.build_dsg import DSGBuilder
 
     data_root = Path(config.data_root)
-    samples = demo_samples(data_root, config.split)[:config.limit]
+    if not layout.is_generated(data_root):
+        from pipeline.demo.generate import generate
+
+        print(f"[eval-dsg] no demo data in {data_root}; generating it", flush=True)
+        generate(data_root)
+    samples = layout.read_split(data_root, config.split)[:config.limit]
     truths = load_truths(data_root, [s["video_id"] for s in samples])
     if config.oracle:
         from pipeline.relations import MLPRelationHead, Relater

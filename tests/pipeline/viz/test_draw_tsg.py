@@ -1,12 +1,13 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from pipeline.draw_tsg import draw_tsg
+from pipeline.viz.draw_tsg import draw_tsg
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def node(kind, text, i):
@@ -34,6 +35,8 @@ def test_draw_tsg_refuses_an_empty_graph(tmp_path):
 
 def test_cli_parses_and_draws(tmp_path):
     path = tmp_path / "out.png"
-    subprocess.run([sys.executable, "-m", "pipeline.parse_captions", "--png", str(path),
-                    "a man quickly hands a red cup to a woman"], cwd=ROOT, check=True, capture_output=True)
+    result = subprocess.run([sys.executable, "-m", "pipeline.viz.draw_tsg", str(path),
+                             "a man quickly hands a red cup to a woman"], cwd=ROOT, check=True, capture_output=True,
+                            text=True)
     assert path.read_bytes()[:4] == b"\x89PNG"
+    assert ["man", "hand", "cup"] in json.loads(result.stdout.splitlines()[0])["relations"]

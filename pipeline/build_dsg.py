@@ -15,7 +15,7 @@ from pipeline.attributes import color_attributes
 from pipeline.decode import Decoder, resize_long_side
 from pipeline.detect import Detector
 from pipeline.relations import MLPRelationHead, Relater, Thresholds
-from pipeline.track import Linker, temporal_links
+from pipeline.track import TrackLinker, temporal_links
 from schemas import dsg
 from schemas.common import STATUS_OK
 
@@ -35,7 +35,8 @@ class DSGBuilder:
     def __init__(self, weights: str, device: str = "cpu", num_frames: int = 8, sample_fps: float | None = None,
                  imgsz: int = 640, conf: float = 0.25, iou: float = 0.7, max_det: int = 50, batch_size: int = 32,
                  keyframe_size: int = 256, agnostic_nms: bool = True, jpeg_quality: int = 90, attributes: bool = True,
-                 use_appearance: bool = True, max_speed: float = 1.0, decode_threads: int = 1,
+                 use_appearance: bool = True, max_speed: float = 1.0, gate_margin: float = 0.1,
+                 appearance_weight: float = 1.0, reid_distance: float = 0.3, decode_threads: int = 1,
                  horizontal: float = 0.1, vertical: float = 0.1, near: float = 0.25, inside: float = 0.9,
                  depth: float = 0.02, motion: float = 0.05, relation_head: str | None = None,
                  relation_head_threshold: float = 0.5, max_relations_per_frame: int = 300,
@@ -44,7 +45,8 @@ class DSGBuilder:
                                  batch_size=batch_size, agnostic_nms=agnostic_nms)
         self.decoder = Decoder(num_frames=num_frames, sample_fps=sample_fps, max_side=imgsz,
                                num_threads=decode_threads)
-        self.linker = Linker(max_speed=max_speed, use_appearance=use_appearance)
+        self.linker = TrackLinker(max_speed=max_speed, gate_margin=gate_margin, appearance_weight=appearance_weight,
+                                  reid_distance=reid_distance, use_appearance=use_appearance)
         head = MLPRelationHead.load(relation_head) if relation_head else None
         self.relater = Relater(Thresholds(horizontal, vertical, near, inside, depth, motion), head=head,
                                head_threshold=relation_head_threshold,

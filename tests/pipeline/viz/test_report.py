@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
-from pipeline.report import write_report
+from pipeline.viz.report import write_report
 from pipeline.write_shards import ShardWriter
 from schemas import dsg, tsg
 
