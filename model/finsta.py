@@ -242,6 +242,8 @@ class FinstaModel(nn.Module):
         node_embed, phrase_embed, object_embed, edge_embed, unary_embed = self.encode_strings(
             node_text, node_phrase, object_text, flat(video.edge_predicate), flat(video.unary_predicate))
         clip = self.backbone.encode_video(video.frames)
+        # Operations in this order: autograd sums gradients in it, so reordering them changes results in the last bits.
+        backbone_video, backbone_text = self.video_head(clip.pooled), self.text_head(captions)
         text_nodes, graph_text = self.encode_text_graph(text, phrase_embed if self.config.use_object_phrases
                                                         else node_embed)
 
@@ -249,9 +251,11 @@ class FinstaModel(nn.Module):
              + self.words(object_embed) + self.object_box(box_features(video.box)))
         unary_words, edge_attr = self.words(unary_embed), self.words(edge_embed)
         x = x.index_add(0, video.unary_index, unary_words)
+        edge_words = torch.cat([edge_attr, unary_words])
         candidate = self.rgtrm.spatial_step(x, video.edge_index, edge_attr)
         video_nodes = self.rgtrm.temporal(candidate, video.link_index, video.frame, video.box)
         video_pool = scatter(video_nodes, video.batch, dim=0, dim_size=text.num_graphs, reduce="mean")
+        graph_video = self.video_graph_head(video_pool)
 
         # HSG coreference: text object phrases against detection texts, per clip (detached: a choice, not a path).
         group, num_groups = hsg.track_groups(video.batch, video.track)
@@ -261,10 +265,9 @@ class FinstaModel(nn.Module):
                                              object_embed.detach(), group, group_graph, num_groups,
                                              self.config.cross_edge_k)
         out = FinstaOutput(
-            backbone_video=self.video_head(clip.pooled), backbone_text=self.text_head(captions),
-            graph_video=self.video_graph_head(video_pool), graph_text=graph_text, text_nodes=text_nodes,
-            video_nodes=video_nodes, phrase_embed=phrase_embed, object_embed=object_embed,
-            edge_words=torch.cat([edge_attr, unary_words]), group=group, num_groups=num_groups,
+            backbone_video=backbone_video, backbone_text=backbone_text, graph_video=graph_video,
+            graph_text=graph_text, text_nodes=text_nodes, video_nodes=video_nodes, phrase_embed=phrase_embed,
+            object_embed=object_embed, edge_words=edge_words, group=group, num_groups=num_groups,
             group_graph=group_graph, object_nodes=object_nodes, coreference_text=object_nodes[pick],
             coreference_group=groups, coreference_rank=rank)
         if with_shuffle:

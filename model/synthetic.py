@@ -1,6 +1,6 @@
 """Tiny valid graph shards without the pipeline: a few samples of two coloured shapes moving on 32x32 keyframes.
 
-For the model tests (tests/model/conftest.py) and for bench/train.py when no demo shards are built.
+For the model tests (tests/model/conftest.py) and for `python -m bench.train` when no demo shards are built.
 """
 
 import io

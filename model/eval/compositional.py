@@ -13,7 +13,7 @@ event-order agreement through the HSG coreference edges, model/structure.py: Fin
 
 The negatives' TSGs come from a parquet file with the columns of schemas.tsg.SCHEMA plus `clip_sample_id` (the val
 clip it negates), `negative_index` and `kind`; parsing them is the pipeline's job
-(pipeline/demo/benchmark_graphs.py, run by jobs/evaluate.py), so this module reads only shards, parquet and torch.
+(pipeline/demo/benchmark_graphs.py, run by jobs.evaluate), so this module reads only shards, parquet and torch.
 """
 
 import csv
