@@ -1,6 +1,6 @@
 """Train Finsta on graph shards with Ray Train; submit it to a cluster with
 
-  ray job submit --address http://127.0.0.1:8265 --working-dir . -- python -m jobs.pretrain \
+  ray job submit --address http://127.0.0.1:8265 --working-dir . -- python -m jobs.pretrain \\
       --graphs /abs/out/demo/graphs --run-dir /abs/out/demo/runs/pretrain [--backbone clip:/abs/clip] [--no-use-ptc]
 (`make pretrain` does it through jobs/submit.sh). Every field of model.trainer.TrainConfig (and of its
 model.finsta.FinstaConfig) is a flag; unknown flags are rejected. Paths must be absolute: the job runs in Ray's copy
