@@ -28,13 +28,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install the project with all extras (quick when done)
 
 demo: install ## generate the demo data, build its graphs, train briefly, show where things are
-	$(PY) jobs/demo.py --data-root data/demo --out out/demo $(ARGS)
+	$(PY) -m jobs.demo --data-root data/demo --out out/demo $(ARGS)
 
 build-graphs: install ## videos + captions -> Parquet graph shards (DATASET=activitynet|msrvtt|generic|demo)
 	$(PY) -m jobs.build_graphs --dataset $(DATASET) --data-root $(DATA_ROOT) --out $(GRAPHS) $(ARGS)
 
 pretrain: install ## train Finsta on GRAPHS through `ray job submit` on a local or RAY_ADDRESS cluster
-	bash jobs/submit.sh python jobs/pretrain.py --graphs $(abspath $(GRAPHS)) --run-dir $(abspath $(RUN)) $(ARGS)
+	bash jobs/submit.sh python -m jobs.pretrain --graphs $(abspath $(GRAPHS)) --run-dir $(abspath $(RUN)) $(ARGS)
 
 eval-dsg: install ## DSG quality against the demo ground truth: detection, tracking, relations
 	$(PY) -m jobs.eval_dsg --data-root data/demo $(ARGS)
@@ -43,7 +43,7 @@ eval-tsg: install ## caption parser P/R/F1 on the FACTUAL dev set (../shared/eva
 	$(PY) -m jobs.eval_tsg $(ARGS)
 
 eval: install ## compositional retrieval benchmark and ablation table on the demo
-	$(PY) jobs/evaluate.py --data-root data/demo --out out/demo/eval $(ARGS)
+	$(PY) -m jobs.evaluate --data-root data/demo --out out/demo/eval $(ARGS)
 
 report: install ## static HTML report of a shard set: make report GRAPHS=... OUT=...
 	$(PY) -m jobs.report --graphs $(GRAPHS) --out $(OUT)/report $(ARGS)

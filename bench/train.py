@@ -1,10 +1,10 @@
 """Training cost of Finsta on top of a backbone, measured in one run (no Ray: the step itself).
 
-  python bench/train.py [--graphs out/demo/graphs] [--backbone tiny] [--steps 20]
+  python -m bench.train [--graphs out/demo/graphs] [--backbone tiny] [--steps 20]
 Prints, for the backbone trained alone (its own pooled InfoNCE) and for backbone + Finsta (graphs, all losses):
 step time, the share of it spent waiting for data, and the parameters Finsta adds.
 Targets: step time ratio <= 1.5x, data wait <= 10 % of the step; the paper adds 28 % parameters to HD-VILA.
-Without --graphs and without demo shards, it runs on tiny synthetic shards (tests/model/conftest.py).
+Without --graphs and without demo shards, it runs on tiny synthetic shards (model/synthetic.py).
 """
 
 import argparse
@@ -16,19 +16,18 @@ from pathlib import Path
 
 import torch
 
+from model.data import ShardStream, loader
+from model.synthetic import write_tiny_shards
+from model.trainer import TrainConfig, build_model
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from model.backbones import build_backbone  # noqa: E402
-from model.data import ShardStream, loader  # noqa: E402
-from model.finsta import BackboneOnly, FinstaModel  # noqa: E402
 
 
-def measure(model, stream, batch_size: int, loader_workers: int, steps: int, warmup: int) -> dict:
+def measure(model, stream, config: TrainConfig, steps: int, warmup: int) -> dict:
     """Train `steps` steps after `warmup`; per step: seconds blocked on the loader and seconds of the whole step."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     waits, totals = [], []
-    batches = iter(loader(stream, batch_size, loader_workers))
+    batches = iter(loader(stream, config.batch_size, config.loader_workers))
     for step in range(warmup + steps):
         started = time.perf_counter()
         text, video = next(batches)
@@ -48,13 +47,14 @@ def measure(model, stream, batch_size: int, loader_workers: int, steps: int, war
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--graphs", type=Path, default=None, help="shard folder (default: out/demo/graphs if built)")
-    parser.add_argument("--backbone", default="tiny", help="backbone spec, as for jobs/pretrain.py")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--num-frames", type=int, default=8)
-    parser.add_argument("--loader-workers", type=int, default=1, help="DataLoader processes that decode shards")
+    parser.add_argument("--backbone", default=TrainConfig.backbone, help="backbone spec, as for jobs.pretrain")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="pairs per step")
+    parser.add_argument("--image-size", type=int, default=TrainConfig.image_size, help="keyframe side in pixels")
+    parser.add_argument("--num-frames", type=int, default=TrainConfig.num_frames, help="keyframes per clip")
+    parser.add_argument("--loader-workers", type=int, default=TrainConfig.loader_workers,
+                        help="DataLoader processes that decode shards")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads of the training process (Ray Train sets 1 per CPU of a worker; on 2 "
                              "shared cores, 2 threads oversubscribe and make steps several times slower)")
@@ -65,25 +65,24 @@ def main(argv=None) -> int:
     if not (graphs / "manifest.json").is_file():
         if args.graphs:
             raise FileNotFoundError(f"No manifest.json in {graphs}; build shards first (make build-graphs).")
-        sys.path.insert(0, str(ROOT / "tests/model"))
-        from conftest import write_tiny_shards
-
         graphs = write_tiny_shards(Path(tempfile.mkdtemp()) / "graphs", num_train=48, rows_per_shard=8)
         print(f"no demo shards at out/demo/graphs: using tiny synthetic shards in {graphs}")
-    print(f"bench/train.py: {graphs}, backbone {args.backbone}, batch {args.batch_size}, {args.steps} steps, "
+    print(f"bench.train: {graphs}, backbone {args.backbone}, batch {args.batch_size}, {args.steps} steps, "
           f"{args.num_frames} frames of {args.image_size} px, {args.loader_workers} loader worker(s), "
           f"{args.threads} torch thread(s)", flush=True)
 
     results = {}
     for name in ("backbone only", "backbone + Finsta"):
         torch.manual_seed(0)
-        backbone = build_backbone(args.backbone, image_size=args.image_size)
-        model = BackboneOnly(backbone) if name == "backbone only" else FinstaModel(backbone)
+        config = TrainConfig(graphs=str(Path(graphs).resolve()), run_dir=tempfile.mkdtemp(), backbone=args.backbone,
+                             finsta=name != "backbone only", image_size=args.image_size, num_frames=args.num_frames,
+                             batch_size=args.batch_size, loader_workers=args.loader_workers)
+        model = build_model(config)
         stream = ShardStream(graphs, "train", image_size=args.image_size, num_frames=args.num_frames, shuffle=True,
                              repeat=True)
-        results[name] = measure(model, stream, args.batch_size, args.loader_workers, args.steps, args.warmup)
+        results[name] = measure(model, stream, config, args.steps, args.warmup)
         results[name]["parameters"] = sum(p.numel() for p in model.parameters())
-        results[name]["backbone_parameters"] = sum(p.numel() for p in backbone.parameters())
+        results[name]["backbone_parameters"] = sum(p.numel() for p in model.backbone.parameters())
         print(f"  {name}: median step {results[name]['step_s'] * 1000:.0f} ms, compute "
               f"{results[name]['compute_s'] * 1000:.0f} ms", flush=True)
 

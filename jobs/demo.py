@@ -1,40 +1,45 @@
 """The demo end to end: generate the demo videos (if absent), build their graph shards, train Finsta briefly on them,
 and draw one sample's graphs, printing where everything is.
 
-  python jobs/demo.py [--data-root data/demo] [--out out/demo] [--max-steps 40]
+  python -m jobs.demo [--data-root data/demo] [--out out/demo] [--max-steps 60]
 """
 
-import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from jobs.cli import config_from_args, parser_for
+from model.trainer import TrainConfig, train
+from pipeline.runner import BuildGraphsConfig, run
+from pipeline.viz.draw_dsg import draw_dsg
+from pipeline.viz.draw_tsg import draw_tsg
 
-from model.trainer import TrainConfig, train  # noqa: E402
-from pipeline.runner import BuildGraphsConfig, run  # noqa: E402
-from pipeline.viz.draw_dsg import draw_dsg  # noqa: E402
-from pipeline.viz.draw_tsg import draw_tsg  # noqa: E402
+
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    data_root: str = dataclasses.field(default="data/demo",
+                                       metadata={"help": "demo dataset folder (generated when absent)"})
+    out: str = dataclasses.field(default="out/demo", metadata={"help": "where shards, runs and pictures go"})
+    max_steps: int = dataclasses.field(default=60, metadata={"help": "training steps of the short demo run"})
+    backbone: str = dataclasses.field(default=TrainConfig.backbone,
+                                      metadata={"help": "backbone of the demo run (tiny, clip:..., sentence)"})
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", default="data/demo", help="demo dataset folder (generated when absent)")
-    parser.add_argument("--out", default="out/demo", help="where shards, runs and pictures go")
-    parser.add_argument("--max-steps", type=int, default=60, help="training steps of the short demo run")
-    parser.add_argument("--backbone", default="tiny", help="backbone of the demo run (tiny, clip:..., sentence)")
-    args = parser.parse_args(argv)
-    out = Path(args.out).resolve()
+    parser = parser_for(DemoConfig, __doc__)
+    config = config_from_args(DemoConfig, parser.parse_args(argv), parser)
+    out = Path(config.out).resolve()
     graphs, pictures = out / "graphs", out / "pictures"
 
     print("== 1/3 build graphs (demo videos are generated on first use)", flush=True)
-    build = run(BuildGraphsConfig(dataset="demo", data_root=args.data_root, out=str(graphs)))
+    build = run(BuildGraphsConfig(dataset="demo", data_root=config.data_root, out=str(graphs)))
     print(f"   {build['ok']} ok / {build['error']} error samples in {build['seconds']} s", flush=True)
 
     print("== 2/3 train Finsta on the shards (Ray Train, CPU)", flush=True)
-    result = train(TrainConfig(graphs=str(graphs), run_dir=str(out / "runs"), name=f"demo-{args.backbone}",
-                               backbone=args.backbone, max_steps=args.max_steps))
+    result = train(TrainConfig(graphs=str(graphs), run_dir=str(out / "runs"), name=f"demo-{config.backbone}",
+                               backbone=config.backbone, max_steps=config.max_steps))
     if result.error:
         print(f"training failed: {result.error}", file=sys.stderr)
         return 1

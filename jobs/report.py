@@ -13,20 +13,17 @@ from functools import partial
 from pathlib import Path
 
 from jobs.cli import config_from_args, parser_for
-from model.compositional import coreference_for_rows, load_trained
+from model.checkpoint import newest
+from model.eval.cross_edges import coreference_for_rows
+from model.trainer import load_trained
 from pipeline.viz.report import ReportConfig, evaluation_folder, write_report
 
 DEFAULT_RUNS = Path("out/demo/runs")
 
 
-def newest_checkpoint(runs: Path) -> Path | None:
-    found = sorted(runs.rglob("state.pt"), key=lambda p: p.stat().st_mtime) if runs.is_dir() else []
-    return found[-1] if found else None
-
-
 def cross_edges_from(checkpoint: str | None):
     """The HSG cross-edge function of a trained model (model and pipeline meet only here), or None without one."""
-    path = Path(checkpoint) if checkpoint else newest_checkpoint(DEFAULT_RUNS)
+    path = Path(checkpoint) if checkpoint else newest(DEFAULT_RUNS)
     if path is None:
         print(f"note: no checkpoint given and none under {DEFAULT_RUNS}; the report has no HSG pictures "
               "(train one with make demo, make pretrain or make eval, or pass --checkpoint).", flush=True)

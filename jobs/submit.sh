@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Submit a command as a Ray job and stream its logs; exit with the job's status.
-#   bash jobs/submit.sh python jobs/pretrain.py --graphs /abs/graphs --run-dir /abs/run [flags]
+#   bash jobs/submit.sh python -m jobs.pretrain --graphs /abs/graphs --run-dir /abs/run [flags]
 # Without RAY_ADDRESS it uses the local head at 127.0.0.1 (starting one with this venv's ray if none answers).
 # Ray 2.60 turns token authentication on for `ray start --head`; clients then need RAY_AUTH_MODE=token and read the
 # token from ~/.ray/auth_token. Keep it that way: do not turn authentication off.
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 VENV_BIN="$(pwd)/.venv/bin"
 RAY="${VENV_BIN}/ray"
 [[ -x "$RAY" ]] || RAY="$(command -v ray)" || { echo "submit.sh: no ray found; run 'make install' first" >&2; exit 2; }
-[[ $# -gt 0 ]] || { echo "usage: bash jobs/submit.sh python jobs/pretrain.py --graphs ABS --run-dir ABS [flags]" >&2; exit 2; }
+[[ $# -gt 0 ]] || { echo "usage: bash jobs/submit.sh python -m jobs.pretrain --graphs ABS --run-dir ABS [flags]" >&2; exit 2; }
 
 export RAY_AUTH_MODE="${RAY_AUTH_MODE:-token}"
 DASHBOARD="http://127.0.0.1:8265"

@@ -11,6 +11,7 @@ text encoder and one shared projection, so the graphs need no vocabulary of thei
 """
 
 import random
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -19,10 +20,73 @@ from torch_geometric.data import Batch
 from torch_geometric.utils import scatter
 
 from model import hsg, losses, structure
-from model.data import EDGE_KINDS, NODE_KINDS, flat, relation_objects, structural_negatives
+from model.data import EDGE_KINDS, NODE_KINDS, PE_SIZE, flat, relation_objects
 from model.graph_encoder import GTrm, RGTrm, box_centres
+from model.negatives import structural_negatives
 
-PE_DIM = 8
+PE_DIM = 2 * PE_SIZE  # laplacian_pe gives k eigenvector entries and k eigenvalues per node
+BOX_FEATURES = 8  # box_features: x1, y1, x2, y2, width, height, centre x, centre y
+
+
+@dataclass(frozen=True)
+class FinstaConfig:
+    """What FinstaModel is: its sizes and which of its components are on (each "use_" flag off is one ablation)."""
+    dim: int = field(default=64, metadata={"help": "width of the graph encoders, heads and retrieval embeddings"})
+    num_layers: int = field(default=2, metadata={"help": "GTrm layers over the text graph"})
+    num_heads: int = field(default=4, metadata={"help": "attention heads of GTrm and R-GTrm"})
+    temperature: float = field(default=0.07, metadata={"help": "softmax temperature of every contrastive loss"})
+    cross_edge_k: int = field(default=1, metadata={"help": "HSG coreference: tracks each text object node joins"})
+    use_coarse: bool = field(default=True, metadata={"help": "graph-path InfoNCE (pooled GTrm vs pooled R-GTrm)"})
+    use_osc: bool = field(default=True, metadata={"help": "OSC loss: object-centred spatial contrasting"})
+    use_ptc: bool = field(default=True, metadata={"help": "PTC loss: predicate-centred temporal contrasting"})
+    use_distill: bool = field(default=True, metadata={"help": "distil the graph path into the backbone path"})
+    use_stgd: bool = field(default=True, metadata={"help": "STGD motion kernel in R-GTrm's temporal step"})
+    use_temporal_links: bool = field(default=True, metadata={"help": "R-GTrm's temporal step along track links"})
+    use_cross_edges: bool = field(default=True,
+                                  metadata={"help": "HSG coreference edges (off: compare with the clip's mean track)"})
+    graph_text_grad: bool = field(default=False,
+                                  metadata={"help": "backpropagate into the backbone text tower through graph strings"})
+    use_object_phrases: bool = field(default=True,
+                                     metadata={"help": "object nodes enter GTrm as attribute-prefixed phrases"})
+    use_hard_negatives: bool = field(default=True,
+                                     metadata={"help": "structure-swapped captions as hard negatives"})
+
+
+@dataclass
+class BackboneOutput:
+    """The plug-and-play path: pooled backbone embeddings through the retrieval heads, [B, dim] each."""
+    backbone_video: torch.Tensor
+    backbone_text: torch.Tensor
+
+    def paths(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """{retrieval path: (video [B, dim], text [B, dim])}, L2-normalised, in float32."""
+        return {"backbone": (F.normalize(self.backbone_video.float(), dim=-1),
+                             F.normalize(self.backbone_text.float(), dim=-1))}
+
+
+@dataclass
+class FinstaOutput(BackboneOutput):
+    """FinstaModel.forward on B (caption, clip) pairs: Nt text nodes, Nv video nodes, G tracks, O text objects."""
+    graph_video: torch.Tensor          # [B, dim] graph-path clip embeddings (pooled R-GTrm)
+    graph_text: torch.Tensor           # [B, dim] graph-path caption embeddings (pooled GTrm)
+    text_nodes: torch.Tensor           # [Nt, dim] GTrm node states
+    video_nodes: torch.Tensor          # [Nv, dim] R-GTrm memory states
+    phrase_embed: torch.Tensor         # [Nt, e] backbone text embeddings of the node phrases
+    object_embed: torch.Tensor         # [Nv, e] backbone text embeddings of the detection texts
+    edge_words: torch.Tensor           # [E + U, dim] projected words of the DSG relations, binary then unary
+    group: torch.Tensor                # [Nv] each video node's track (hsg.track_groups)
+    num_groups: int                    # G
+    group_graph: torch.Tensor          # [G] each track's clip
+    object_nodes: torch.Tensor         # [O] text nodes that are objects
+    coreference_text: torch.Tensor     # [M] text node of each HSG coreference pair
+    coreference_group: torch.Tensor    # [M] its track
+    coreference_rank: torch.Tensor     # [M] 0 for the text node's best track
+    video_nodes_shuffled: torch.Tensor | None = None  # [Nv, dim] R-GTrm over frame-shuffled clips (with_shuffle)
+    frame_shuffled: torch.Tensor | None = None        # [Nv] each node's frame in that order
+
+    def paths(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        return {**super().paths(), "graph": (F.normalize(self.graph_video.float(), dim=-1),
+                                             F.normalize(self.graph_text.float(), dim=-1))}
 
 
 def roi_pool(tokens: torch.Tensor, grid: tuple[int, int], graph_of: torch.Tensor, frame: torch.Tensor,
@@ -85,19 +149,15 @@ def last_of_track(group: torch.Tensor, frame: torch.Tensor, num_groups: int) -> 
 
 
 class FinstaModel(nn.Module):
-    def __init__(self, backbone: nn.Module, dim: int = 64, num_layers: int = 2, num_heads: int = 4,
-                 temperature: float = 0.07, cross_edge_k: int = 1, use_coarse: bool = True, use_osc: bool = True,
-                 use_ptc: bool = True, use_distill: bool = True, use_stgd: bool = True,
-                 use_temporal_links: bool = True, use_cross_edges: bool = True, graph_text_grad: bool = False,
-                 use_object_phrases: bool = True, use_hard_negatives: bool = True):
+    """A backbone adapter (model/backbones.py) plus Finsta's graph encoders, heads and losses, as `config` says.
+
+    forward(text Batch, video Batch of B pairs) -> FinstaOutput; compute_losses(text, video) -> {term: scalar}."""
+
+    def __init__(self, backbone: nn.Module, config: FinstaConfig = FinstaConfig()):
         super().__init__()
-        self.use_object_phrases, self.use_hard_negatives = use_object_phrases, use_hard_negatives
-        self.graph_text_grad = graph_text_grad
+        self.config = config
         self.backbone = backbone
-        self.temperature, self.cross_edge_k = temperature, cross_edge_k
-        self.use_coarse, self.use_osc, self.use_ptc, self.use_distill = use_coarse, use_osc, use_ptc, use_distill
-        self.use_cross_edges = use_cross_edges
-        text_dim, token_dim = backbone.embed_dim, backbone.token_dim
+        dim, text_dim, token_dim = config.dim, backbone.embed_dim, backbone.token_dim
         # The backbone's own retrieval heads: the plug-and-play path.
         self.video_head = nn.Linear(text_dim, dim)
         self.text_head = nn.Linear(text_dim, dim)
@@ -107,18 +167,15 @@ class FinstaModel(nn.Module):
         self.words = nn.Linear(text_dim, dim)
         self.node_kind = nn.Embedding(len(NODE_KINDS), dim)
         self.region = nn.Linear(token_dim, dim)
-        self.object_box = nn.Linear(8, dim)
-        self.gtrm = GTrm(dim, len(EDGE_KINDS), PE_DIM, num_layers, num_heads)
-        self.rgtrm = RGTrm(dim, num_heads, use_stgd=use_stgd, use_temporal_links=use_temporal_links)
+        self.object_box = nn.Linear(BOX_FEATURES, dim)
+        self.gtrm = GTrm(dim, len(EDGE_KINDS), PE_DIM, config.num_layers, config.num_heads)
+        self.rgtrm = RGTrm(dim, config.num_heads, use_stgd=config.use_stgd,
+                           use_temporal_links=config.use_temporal_links)
         # Graph path outputs and the fine-grained heads.
         self.text_graph_head = nn.Linear(dim, dim)
         self.video_graph_head = nn.Linear(dim, dim)
         self.video_predicate = nn.Sequential(nn.Linear(3 * dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.text_predicate = nn.Linear(dim, dim)
-
-    def finsta_parameters(self) -> int:
-        """Parameters Finsta adds on top of the backbone."""
-        return sum(p.numel() for name, p in self.named_parameters() if not name.startswith("backbone."))
 
     def encode_strings(self, *groups: list[str]) -> list[torch.Tensor]:
         """One backbone text pass over the distinct strings of all groups -> pooled embeddings per group.
@@ -129,7 +186,7 @@ class FinstaModel(nn.Module):
         distinct = sorted({s for group in groups for s in group})
         if not distinct:
             return [torch.zeros(0, self.backbone.embed_dim) for _ in groups]
-        with torch.set_grad_enabled(self.graph_text_grad and torch.is_grad_enabled()):
+        with torch.set_grad_enabled(self.config.graph_text_grad and torch.is_grad_enabled()):
             pooled = self.backbone.encode_text(distinct).pooled
         where = {s: i for i, s in enumerate(distinct)}
         return [pooled[torch.tensor([where[s] for s in group], dtype=torch.long, device=pooled.device)]
@@ -142,7 +199,7 @@ class FinstaModel(nn.Module):
         return nodes, self.text_graph_head(pooled)
 
     def hard_negatives(self, text) -> tuple[torch.Tensor, structure.TextParts, torch.Tensor] | None:
-        """Structure-swapped captions of the batch (data.structural_negatives), or None when no caption allows one:
+        """Structure-swapped captions of the batch (negatives.structural_negatives), or None when no caption allows one:
         their graph-path embeddings [M, d], their structure.TextParts and the caption each was made from [M].
 
         With object phrases on, an object node enters GTrm as its attribute-prefixed phrase, so an attribute swap
@@ -159,87 +216,87 @@ class FinstaModel(nn.Module):
             return None
         batch = Batch.from_data_list([n for _, n in made]).to(text.edge_index.device)
         phrase_embed, node_embed = self.encode_strings(flat(batch.node_phrase), flat(batch.node_text))
-        nodes, pooled = self.encode_text_graph(batch, phrase_embed if self.use_object_phrases else node_embed)
+        nodes, pooled = self.encode_text_graph(batch, phrase_embed if self.config.use_object_phrases else node_embed)
         parts = structure.text_parts(batch, nodes, pooled, phrase_embed, self.text_predicate, self.words)
         return pooled, parts, torch.tensor([i for i, _ in made], dtype=torch.long, device=pooled.device)
 
-    def structure_parts(self, text, video, out) -> tuple[structure.TextParts, structure.VideoParts]:
+    def structure_parts(self, text, video, out: FinstaOutput) -> tuple[structure.TextParts, structure.VideoParts]:
         """The structure parts of an encoded (text, video) batch: what model/structure.py scores."""
-        return (structure.text_parts(text, out["text_nodes"], out["graph_text"], out["phrase_embed"],
+        return (structure.text_parts(text, out.text_nodes, out.graph_text, out.phrase_embed,
                                      self.text_predicate, self.words),
-                structure.video_parts(video, out["video_nodes"], out["graph_video"], out["object_embed"],
-                                      out["edge_words"], last_of_track))
+                structure.video_parts(video, out.video_nodes, out.graph_video, out.object_embed,
+                                      out.edge_words, last_of_track))
 
     def structure_scores(self, texts: structure.TextParts, videos: structure.VideoParts,
                          text_index: torch.Tensor | None = None, video_index: torch.Tensor | None = None):
         """Structural scores: of every caption against every clip ([M, K]) or of the given pairs ([P])."""
         if text_index is None:
-            return structure.score_matrix(texts, videos, self.video_predicate, self.use_cross_edges)
+            return structure.score_matrix(texts, videos, self.video_predicate, self.config.use_cross_edges)
         return structure.chunked_pair_scores(texts, videos, text_index, video_index, self.video_predicate,
-                                             self.use_cross_edges)
+                                             self.config.use_cross_edges)
 
-    def forward(self, text, video, with_shuffle: bool = False) -> dict:
+    def forward(self, text, video, with_shuffle: bool = False) -> FinstaOutput:
         """Encode a (text Batch, video Batch) of B pairs into embeddings, node states and coreference edges."""
-        num_graphs = text.num_graphs
         node_text, node_phrase, object_text = flat(text.node_text), flat(text.node_phrase), flat(video.object_text)
         captions = self.backbone.encode_text(list(text.caption)).pooled
         node_embed, phrase_embed, object_embed, edge_embed, unary_embed = self.encode_strings(
             node_text, node_phrase, object_text, flat(video.edge_predicate), flat(video.unary_predicate))
         clip = self.backbone.encode_video(video.frames)
-        out = {"backbone_video": self.video_head(clip.pooled), "backbone_text": self.text_head(captions)}
-
-        text_nodes, out["graph_text"] = self.encode_text_graph(text, phrase_embed if self.use_object_phrases
-                                                               else node_embed)
-        out.update(text_nodes=text_nodes, phrase_embed=phrase_embed, object_embed=object_embed)
+        # Operations in this order: autograd sums gradients in it, so reordering them changes results in the last bits.
+        backbone_video, backbone_text = self.video_head(clip.pooled), self.text_head(captions)
+        text_nodes, graph_text = self.encode_text_graph(text, phrase_embed if self.config.use_object_phrases
+                                                        else node_embed)
 
         x = (self.region(roi_pool(clip.tokens, clip.grid, video.batch, video.frame, video.box))
              + self.words(object_embed) + self.object_box(box_features(video.box)))
         unary_words, edge_attr = self.words(unary_embed), self.words(edge_embed)
         x = x.index_add(0, video.unary_index, unary_words)
-        out["edge_words"] = torch.cat([edge_attr, unary_words])
+        edge_words = torch.cat([edge_attr, unary_words])
         candidate = self.rgtrm.spatial_step(x, video.edge_index, edge_attr)
         video_nodes = self.rgtrm.temporal(candidate, video.link_index, video.frame, video.box)
-        out["video_nodes"] = video_nodes
-        video_pool = scatter(video_nodes, video.batch, dim=0, dim_size=num_graphs, reduce="mean")
-        out["graph_video"] = self.video_graph_head(video_pool)
+        video_pool = scatter(video_nodes, video.batch, dim=0, dim_size=text.num_graphs, reduce="mean")
+        graph_video = self.video_graph_head(video_pool)
 
         # HSG coreference: text object phrases against detection texts, per clip (detached: a choice, not a path).
         group, num_groups = hsg.track_groups(video.batch, video.track)
         group_graph = scatter(video.batch, group, dim=0, dim_size=num_groups, reduce="max")
-        is_object = text.node_kind == NODE_KINDS.index("object")
-        object_nodes = is_object.nonzero(as_tuple=True)[0]
+        object_nodes = (text.node_kind == NODE_KINDS.index("object")).nonzero(as_tuple=True)[0]
         pick, groups, rank = hsg.coreference(phrase_embed[object_nodes].detach(), text.batch[object_nodes],
-                                             object_embed.detach(), group, group_graph, num_groups, self.cross_edge_k)
-        out.update(group=group, num_groups=num_groups, group_graph=group_graph, object_nodes=object_nodes,
-                   coreference=(object_nodes[pick], groups, rank))
+                                             object_embed.detach(), group, group_graph, num_groups,
+                                             self.config.cross_edge_k)
+        out = FinstaOutput(
+            backbone_video=backbone_video, backbone_text=backbone_text, graph_video=graph_video,
+            graph_text=graph_text, text_nodes=text_nodes, video_nodes=video_nodes, phrase_embed=phrase_embed,
+            object_embed=object_embed, edge_words=edge_words, group=group, num_groups=num_groups,
+            group_graph=group_graph, object_nodes=object_nodes, coreference_text=object_nodes[pick],
+            coreference_group=groups, coreference_rank=rank)
         if with_shuffle:
             frame, links = shuffled_frames(video)
-            out["video_nodes_shuffled"] = self.rgtrm.temporal(candidate, links, frame, video.box)
-            out["frame_shuffled"] = frame
+            out.video_nodes_shuffled = self.rgtrm.temporal(candidate, links, frame, video.box)
+            out.frame_shuffled = frame
         return out
 
-    def osc(self, text, video, out) -> torch.Tensor:
-        objects = out["object_nodes"]
-        if self.use_cross_edges:
-            text_node, groups, _ = out["coreference"]
-            edges = hsg.coreference_edges(text_node, groups, out["group"])
+    def osc(self, text, video, out: FinstaOutput) -> torch.Tensor:
+        objects = out.object_nodes
+        if self.config.use_cross_edges:
+            edges = hsg.coreference_edges(out.coreference_text, out.coreference_group, out.group)
             positive = torch.zeros(text.num_nodes, video.num_nodes, dtype=torch.bool, device=objects.device)
             positive[edges[0], edges[1]] = True
             positive = positive[objects]
         else:
             positive = text.batch[objects].unsqueeze(1) == video.batch.unsqueeze(0)
-        return losses.osc_loss(out["text_nodes"][objects], out["video_nodes"], positive, self.temperature)
+        return losses.osc_loss(out.text_nodes[objects], out.video_nodes, positive, self.config.temperature)
 
-    def track_summaries(self, text, video, out, nodes: torch.Tensor, frame: torch.Tensor):
+    def track_summaries(self, text, video, out: FinstaOutput, nodes: torch.Tensor, frame: torch.Tensor):
         """Per text relation node with a subject: the video predicate from its subject/object track memories.
 
         Returns (relation nodes [R], video predicate [R, d], swapped [R, d], swap valid [R])."""
         relation, subject = text.subject_index
         object_of = relation_objects(text)
-        num_groups, group = out["num_groups"], out["group"]
+        num_groups, group = out.num_groups, out.group
         summary = nodes[last_of_track(group, frame, num_groups)] if num_groups else nodes.new_zeros(0, nodes.shape[1])
-        if self.use_cross_edges and num_groups:
-            text_node, groups, rank = out["coreference"]
+        if self.config.use_cross_edges and num_groups:
+            text_node, groups, rank = out.coreference_text, out.coreference_group, out.coreference_rank
             best = torch.full((text.num_nodes,), -1, dtype=torch.long, device=relation.device)
             best[text_node[rank == 0]] = groups[rank == 0]
             subject_group, object_group = best[subject], best[object_of[relation].clamp(min=0)]
@@ -250,46 +307,47 @@ class FinstaModel(nn.Module):
             o = torch.where((object_group >= 0).unsqueeze(1), summary[object_group.clamp(min=0)], 0.0)
             swap_valid = (object_group >= 0) & (object_group != subject_group)
         else:
-            clip_mean = scatter(summary, out["group_graph"], dim=0, dim_size=text.num_graphs, reduce="mean")
+            clip_mean = scatter(summary, out.group_graph, dim=0, dim_size=text.num_graphs, reduce="mean")
             s = o = clip_mean[text.batch[relation]]
             swap_valid = torch.zeros_like(relation, dtype=torch.bool)
         predicate = self.video_predicate(torch.cat([s, o, s - o], dim=1))
         swapped = self.video_predicate(torch.cat([o, s, o - s], dim=1))
         return relation, predicate, swapped, swap_valid
 
-    def ptc(self, text, video, out, shuffled_as_positive: bool = False) -> torch.Tensor:
-        relation, predicate, swapped, swap_valid = self.track_summaries(text, video, out, out["video_nodes"],
+    def ptc(self, text, video, out: FinstaOutput, shuffled_as_positive: bool = False) -> torch.Tensor:
+        relation, predicate, swapped, swap_valid = self.track_summaries(text, video, out, out.video_nodes,
                                                                         video.frame)
-        _, shuffled, _, _ = self.track_summaries(text, video, out, out["video_nodes_shuffled"], out["frame_shuffled"])
+        _, shuffled, _, _ = self.track_summaries(text, video, out, out.video_nodes_shuffled, out.frame_shuffled)
         if shuffled_as_positive:
             predicate, shuffled = shuffled, predicate
         shuffle_valid = video.frame_mask.sum(1)[text.batch[relation]] > 1
         words = flat(text.node_text)
         vocabulary = {w: i for i, w in enumerate(sorted(set(words)))}
         predicate_of = torch.tensor([vocabulary[words[r]] for r in relation.tolist()], device=relation.device)
-        return losses.ptc_loss(self.text_predicate(out["text_nodes"][relation]), predicate, [shuffled, swapped],
-                               [shuffle_valid, swap_valid], text.batch[relation], self.temperature, predicate_of)
+        return losses.ptc_loss(self.text_predicate(out.text_nodes[relation]), predicate, [shuffled, swapped],
+                               [shuffle_valid, swap_valid], text.batch[relation], self.config.temperature, predicate_of)
 
     def compute_losses(self, text, video) -> dict:
         """All switched-on losses and their sum under 'loss'. The backbone's own InfoNCE is always on."""
-        out = self(text, video, with_shuffle=self.use_ptc)
-        terms = {"backbone_nce": losses.info_nce(out["backbone_video"], out["backbone_text"], self.temperature)}
-        if self.use_coarse:
-            terms["graph_nce"] = losses.info_nce(out["graph_video"], out["graph_text"], self.temperature)
-        if self.use_hard_negatives and (negatives := self.hard_negatives(text)) is not None:
+        out = self(text, video, with_shuffle=self.config.use_ptc)
+        terms = {"backbone_nce": losses.info_nce(out.backbone_video, out.backbone_text, self.config.temperature)}
+        if self.config.use_coarse:
+            terms["graph_nce"] = losses.info_nce(out.graph_video, out.graph_text, self.config.temperature)
+        if self.config.use_hard_negatives and (negatives := self.hard_negatives(text)) is not None:
             pooled, parts, negative_of = negatives
-            terms["hard_negatives"] = losses.hard_negative_nce(out["graph_video"], out["graph_text"], pooled,
-                                                               self.temperature)
+            terms["hard_negatives"] = losses.hard_negative_nce(out.graph_video, out.graph_text, pooled,
+                                                               self.config.temperature)
             texts, videos = self.structure_parts(text, video, out)
             terms["structure_negatives"] = structure.hard_negative_loss(
-                texts, parts, negative_of, videos, self.video_predicate, self.use_cross_edges, self.temperature)
-        if self.use_osc:
+                texts, parts, negative_of, videos, self.video_predicate, self.config.use_cross_edges,
+                self.config.temperature)
+        if self.config.use_osc:
             terms["osc"] = self.osc(text, video, out)
-        if self.use_ptc:
+        if self.config.use_ptc:
             terms["ptc"] = self.ptc(text, video, out)
-        if self.use_distill:
-            terms["distill"] = (losses.distillation_loss(out["backbone_video"], out["graph_video"])
-                                + losses.distillation_loss(out["backbone_text"], out["graph_text"]))
+        if self.config.use_distill:
+            terms["distill"] = (losses.distillation_loss(out.backbone_video, out.graph_video)
+                                + losses.distillation_loss(out.backbone_text, out.graph_text))
         terms["loss"] = sum(terms.values())
         return terms
 
@@ -297,25 +355,19 @@ class FinstaModel(nn.Module):
 class BackboneOnly(nn.Module):
     """The host model trained alone (its own pooled InfoNCE): the baseline Finsta is compared with."""
 
-    def __init__(self, backbone: nn.Module, dim: int = 64, temperature: float = 0.07):
+    def __init__(self, backbone: nn.Module, dim: int, temperature: float):
         super().__init__()
         self.backbone, self.temperature = backbone, temperature
         self.video_head = nn.Linear(backbone.embed_dim, dim)
         self.text_head = nn.Linear(backbone.embed_dim, dim)
 
-    def forward(self, text, video) -> dict:
+    def forward(self, text, video) -> BackboneOutput:
         captions = self.backbone.encode_text(list(text.caption)).pooled
-        return {"backbone_video": self.video_head(self.backbone.encode_video(video.frames).pooled),
-                "backbone_text": self.text_head(captions)}
+        return BackboneOutput(backbone_video=self.video_head(self.backbone.encode_video(video.frames).pooled),
+                              backbone_text=self.text_head(captions))
 
     def compute_losses(self, text, video) -> dict:
         out = self(text, video)
-        loss = losses.info_nce(out["backbone_video"], out["backbone_text"], self.temperature)
+        loss = losses.info_nce(out.backbone_video, out.backbone_text, self.temperature)
         return {"backbone_nce": loss, "loss": loss}
-
-
-def normalised(out: dict) -> dict:
-    """The normalised pooled embeddings of a forward output (graph ones only for a FinstaModel)."""
-    keys = [k for k in ("backbone_video", "backbone_text", "graph_video", "graph_text") if k in out]
-    return {k: F.normalize(out[k].float(), dim=-1) for k in keys}
 

@@ -9,10 +9,7 @@ The losses (OSC, PTC) read their positives off these edges.
 
 import torch
 import torch.nn.functional as F
-from torch_geometric.data import Data
 from torch_geometric.utils import scatter
-
-EDGE_TYPES = ("text", "relation", "temporal", "coreference")
 
 
 def track_groups(graph_of: torch.Tensor, track: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -50,13 +47,3 @@ def coreference_edges(text_index: torch.Tensor, group_index: torch.Tensor, video
     pair, video_node = match.nonzero(as_tuple=True)
     return torch.stack([text_index[pair], video_node])
 
-
-def holistic_graph(text_edge_index: torch.Tensor, num_text_nodes: int, relation_index: torch.Tensor,
-                   link_index: torch.Tensor, cross_index: torch.Tensor, num_video_nodes: int) -> Data:
-    """One graph over text nodes [0, Nt) and video nodes [Nt, Nt + Nv): its edges carry `edge_type` (EDGE_TYPES)."""
-    parts = [text_edge_index, relation_index + num_text_nodes, link_index + num_text_nodes,
-             cross_index + torch.tensor([[0], [num_text_nodes]], device=cross_index.device)]
-    edge_type = torch.cat([torch.full((p.shape[1],), i, dtype=torch.long) for i, p in enumerate(parts)])
-    is_video = torch.cat([torch.zeros(num_text_nodes, dtype=torch.bool), torch.ones(num_video_nodes, dtype=torch.bool)])
-    return Data(edge_index=torch.cat(parts, dim=1), edge_type=edge_type, is_video=is_video,
-                num_nodes=num_text_nodes + num_video_nodes)

@@ -1,71 +1,59 @@
 """Ray Train: the only file that touches it. TorchTrainer workers stream shards, train, checkpoint, resume, evaluate.
 
-Checkpoints (model, optimizer, step, epoch, config) are torch.save'd dicts of tensors and plain values in Ray Train
-checkpoints under run_dir/name (with metrics.jsonl, one line per step, and retrieval.json); a rerun with the same
-run_dir and name resumes from the latest checkpoint, and they are
-read back with torch.load(weights_only=True).
+Checkpoints (model/checkpoint.py: model, optimizer, step, epoch, config) are Ray Train checkpoints under
+run_dir/name (with metrics.jsonl, one line per step, and retrieval.json); a rerun with the same run_dir and name
+resumes from the latest checkpoint.
 """
 
+import dataclasses
 import json
 import tempfile
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from model import checkpoint
 from model.backbones import build_backbone
 from model.data import ShardStream, collate, loader
-from model.evaluate import format_retrieval, retrieval
-from model.finsta import BackboneOnly, FinstaModel
+from model.eval.retrieval import format_retrieval, retrieval
+from model.finsta import BackboneOnly, FinstaConfig, FinstaModel
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-STATE_FILE = "state.pt"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    graphs: str
-    run_dir: str
-    name: str = "finsta"
-    backbone: str = "tiny"
-    finsta: bool = True
-    dim: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    temperature: float = 0.07
-    cross_edge_k: int = 1
-    use_coarse: bool = True
-    use_osc: bool = True
-    use_ptc: bool = True
-    use_distill: bool = True
-    use_stgd: bool = True
-    use_temporal_links: bool = True
-    use_cross_edges: bool = True
-    use_modifiers: bool = True
-    graph_text_grad: bool = False
-    use_object_phrases: bool = True
-    use_hard_negatives: bool = True
-    image_size: int = 64
-    num_frames: int = 8
-    batch_size: int = 16
-    epochs: int = 30
-    max_steps: int = 0
-    lr: float = 1e-3
-    backbone_lr: float = 0.0
-    weight_decay: float = 0.01
-    checkpoint_every: int = 50
-    num_workers: int = 1
-    cpus_per_worker: float = 1.0
-    use_gpu: bool = False
-    precision: str = "fp32"
-    loader_workers: int = 1
-    max_failures: int = 0
-    seed: int = 0
-    train_split: str = "train"
-    eval_split: str = "val"
+    """One training run. The defaults are the training defaults of the project (make pretrain, make demo); the
+    compositional benchmark's short runs override some of them (model/eval/compositional.py, BenchmarkConfig)."""
+    graphs: str = field(metadata={"help": "graph shard folder (manifest.json, tsg/, dsg/), an absolute path"})
+    run_dir: str = field(metadata={"help": "folder of training runs, an absolute path"})
+    name: str = field(default="finsta", metadata={"help": "run name: checkpoints go to run_dir/name; a rerun resumes"})
+    backbone: str = field(default="tiny", metadata={"help": "tiny, clip:PATH, clip:config, sentence or sentence:PATH"})
+    finsta: bool = field(default=True, metadata={"help": "backbone + Finsta (off: the backbone alone, the baseline)"})
+    model: FinstaConfig = field(default=FinstaConfig(), metadata={"help": "FinstaModel's sizes and components"})
+    use_modifiers: bool = field(default=True, metadata={"help": "keep the TSG's modifier nodes"})
+    image_size: int = field(default=64, metadata={"help": "keyframe side in pixels fed to the backbone"})
+    num_frames: int = field(default=8, metadata={"help": "keyframes per clip (padded or cut to this)"})
+    batch_size: int = field(default=16, metadata={"help": "(caption, clip) pairs per step and worker"})
+    epochs: int = field(default=30, metadata={"help": "passes over the train split"})
+    max_steps: int = field(default=0, metadata={"help": "stop after this many steps (0: run all epochs)"})
+    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate of Finsta's parameters"})
+    backbone_lr: float = field(default=0.0, metadata={"help": "learning rate of the backbone (0: the same as lr)"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    checkpoint_every: int = field(default=50, metadata={"help": "steps between checkpoints"})
+    num_workers: int = field(default=1, metadata={"help": "Ray Train workers"})
+    cpus_per_worker: float = field(default=1.0, metadata={"help": "CPUs each worker reserves"})
+    use_gpu: bool = field(default=False, metadata={"help": "one GPU per worker"})
+    precision: str = field(default="fp32", metadata={"help": f"autocast precision, one of {sorted(PRECISIONS)}"})
+    loader_workers: int = field(default=1, metadata={"help": "DataLoader processes decoding shards per worker"})
+    max_failures: int = field(default=0, metadata={"help": "worker failures Ray Train recovers from"})
+    seed: int = field(default=0, metadata={"help": "seed of the weights and the data order"})
+    train_split: str = field(default="train", metadata={"help": "split trained on"})
+    eval_split: str = field(default="val", metadata={"help": "split of the retrieval evaluation after training"})
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -75,17 +63,33 @@ class TrainConfig:
                 raise ValueError(f"{key} must be an absolute path (the job runs in Ray's copy of the working "
                                  f"directory); got '{getattr(self, key)}'.")
 
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """The config that dataclasses.asdict(config) gave (a checkpoint's, Ray Train's loop config); keys this
+        version does not know are left out."""
+        def known(kind, found: dict) -> dict:
+            return {k: v for k, v in found.items() if k in {f.name for f in dataclasses.fields(kind)}}
+
+        values = known(cls, values)
+        return cls(**{**values, "model": FinstaConfig(**known(FinstaConfig, values.get("model", {})))})
+
 
 def build_model(config: TrainConfig) -> nn.Module:
     backbone = build_backbone(config.backbone, image_size=config.image_size)
     if not config.finsta:
-        return BackboneOnly(backbone, config.dim, config.temperature)
-    return FinstaModel(backbone, dim=config.dim, num_layers=config.num_layers, num_heads=config.num_heads,
-                       temperature=config.temperature, cross_edge_k=config.cross_edge_k, use_coarse=config.use_coarse,
-                       use_osc=config.use_osc, use_ptc=config.use_ptc, use_distill=config.use_distill,
-                       use_stgd=config.use_stgd, use_temporal_links=config.use_temporal_links,
-                       use_cross_edges=config.use_cross_edges, graph_text_grad=config.graph_text_grad,
-                       use_object_phrases=config.use_object_phrases, use_hard_negatives=config.use_hard_negatives)
+        return BackboneOnly(backbone, config.model.dim, config.model.temperature)
+    return FinstaModel(backbone, config.model)
+
+
+def load_trained(path: str | Path) -> tuple[nn.Module, TrainConfig]:
+    """A trained model in eval mode and its TrainConfig from a checkpoint (checkpoint.load: a state.pt, a checkpoint
+    folder or a run folder)."""
+    state = checkpoint.load(path)
+    config = TrainConfig.from_dict(state["config"])
+    model = build_model(config)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, config
 
 
 class LossModule(nn.Module):
@@ -128,17 +132,6 @@ def next_batch(batches, world_size: int, device: torch.device):
     return batch
 
 
-def save_state(folder: str, model: nn.Module, optimizer, step: int, epoch: int, batch_in_epoch: int,
-               config: TrainConfig, resumed_from: int | None) -> None:
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
-                "batch_in_epoch": batch_in_epoch, "resumed_from": resumed_from, "config": asdict(config)},
-               Path(folder) / STATE_FILE)
-
-
-def load_state(folder: str | Path) -> dict:
-    return torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
-
-
 def train_step(module: nn.Module, optimizer, scaler, text, video, config: TrainConfig, device: torch.device) -> dict:
     """One optimiser step on one batch (both train_loop and fit run this); returns the loss terms."""
     module.train()
@@ -158,7 +151,7 @@ def train_loop(loop_config: dict) -> None:
 
     loop_config = dict(loop_config)
     unregistered = loop_config.pop("unregistered_checkpoint", None)
-    config = TrainConfig(**loop_config)
+    config = TrainConfig.from_dict(loop_config)
     context = ray.train.get_context()
     rank, world_size = context.get_world_rank(), context.get_world_size()
     device = ray.train.torch.get_device()
@@ -166,12 +159,12 @@ def train_loop(loop_config: dict) -> None:
     model = build_model(config)
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
     step, epoch, skip_batches, resumed_from = 0, 0, 0, None
-    checkpoint, state = ray.train.get_checkpoint(), None
-    if checkpoint:
-        with checkpoint.as_directory() as folder:
-            state = load_state(folder)
+    registered, state = ray.train.get_checkpoint(), None
+    if registered:
+        with registered.as_directory() as folder:
+            state = checkpoint.load(folder)
     elif unregistered:
-        state = load_state(unregistered)
+        state = checkpoint.load(unregistered)
     if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -192,7 +185,7 @@ def train_loop(loop_config: dict) -> None:
         """A Ray Train report with a checkpoint (rank 0 writes it); per-step metrics go to stdout and metrics.jsonl."""
         with tempfile.TemporaryDirectory() as folder:
             if rank == 0:
-                save_state(folder, model, optimizer, step, epoch, batch_in_epoch, config, resumed_from)
+                checkpoint.save(folder, model, config, optimizer, step, epoch, batch_in_epoch, resumed_from)
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder) if rank == 0 else None)
 
     metrics_log = Path(config.run_dir) / config.name / "metrics.jsonl"
@@ -246,7 +239,7 @@ def train_loop(loop_config: dict) -> None:
 
 
 def unregistered_checkpoint(config: TrainConfig) -> str | None:
-    """The newest readable checkpoint in `folder` when Ray Train has no record of the run.
+    """The newest readable checkpoint of the run when Ray Train has no record of it.
 
     Ray Train resumes from the checkpoints its controller registered (checkpoint_manager_snapshot.json). A run killed
     between a worker writing a checkpoint and the controller recording it leaves checkpoints but no record: resume
@@ -254,15 +247,10 @@ def unregistered_checkpoint(config: TrainConfig) -> str | None:
     folder = Path(config.run_dir) / config.name
     if not folder.is_dir() or (folder / "checkpoint_manager_snapshot.json").is_file():
         return None
-    for candidate in sorted(folder.glob(f"checkpoint_*/{STATE_FILE}"), reverse=True):
-        try:
-            load_state(candidate.parent)
-        except (RuntimeError, EOFError, OSError) as exc:
-            print(f"skipping unreadable checkpoint {candidate.parent}: {exc}", flush=True)
-            continue
-        print(f"resuming from {candidate.parent} (written, not yet recorded by Ray Train)", flush=True)
-        return str(candidate.parent)
-    return None
+    found = checkpoint.newest(folder)
+    if found is not None:
+        print(f"resuming from {found.parent} (written, not yet recorded by Ray Train)", flush=True)
+    return str(found.parent) if found is not None else None
 
 
 def train(config: TrainConfig):

@@ -1,13 +1,13 @@
 """End to end: demo dataset -> Ray pipeline -> validated shards -> pandas -> a few training steps -> checkpoint."""
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from model.trainer import TrainConfig, load_state, train
+from model import checkpoint
+from model.trainer import TrainConfig, train
 from pipeline.demo.generate import DemoConfig, generate
 from pipeline.runner import BuildGraphsConfig, run
 from schemas import dsg, manifest, tsg
@@ -40,6 +40,6 @@ def test_demo_to_shards_to_training(demo, tmp_path, local_ray):
     result = train(TrainConfig(graphs=str(graphs), run_dir=str(tmp_path / "runs"), name="e2e", max_steps=4,
                                batch_size=4, checkpoint_every=2))
     assert result.error is None and result.checkpoint is not None
-    state = load_state(Path(result.checkpoint.path))
+    state = checkpoint.load(result.checkpoint.path)
     assert state["step"] == 4
     assert {"backbone_t2v_R@1", "graph_t2v_R@1"} <= set(result.metrics)

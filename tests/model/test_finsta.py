@@ -3,8 +3,9 @@ import torch
 
 from model.backbones import build_backbone
 from model.data import ShardStream, loader
-from model.evaluate import recall_at_k, retrieval, score_pairs
-from model.finsta import BackboneOnly, FinstaModel, last_of_track, links_in_order, roi_pool, shuffled_frames
+from model.eval.retrieval import recall_at_k, retrieval, score_pairs
+from model.finsta import (BackboneOnly, FinstaConfig, FinstaModel, FinstaOutput, last_of_track, links_in_order,
+                          roi_pool, shuffled_frames)
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +15,7 @@ def batch(tiny_shards):
 
 def make_model(**flags):
     torch.manual_seed(0)
-    return FinstaModel(build_backbone("tiny", image_size=32), dim=32, num_layers=1, **flags)
+    return FinstaModel(build_backbone("tiny", image_size=32), FinstaConfig(dim=32, num_layers=1, **flags))
 
 
 def test_roi_pool_averages_the_patches_inside_the_box():
@@ -90,13 +91,24 @@ def test_ptc_loss_is_higher_for_frame_shuffled_clips_after_training(batch):
     assert sum(shuffled) / 5 > sum(real) / 5 + 0.5, (real, shuffled)
 
 
-def test_backbone_only_baseline_and_parameter_count(batch):
+def test_backbone_only_baseline(batch):
     torch.manual_seed(0)
-    baseline = BackboneOnly(build_backbone("tiny", image_size=32), dim=32)
+    baseline = BackboneOnly(build_backbone("tiny", image_size=32), dim=32, temperature=0.07)
     terms = baseline.compute_losses(*batch)
     assert set(terms) == {"backbone_nce", "loss"}
-    model = make_model()
-    assert 0 < model.finsta_parameters() < sum(p.numel() for p in model.parameters())
+    assert set(baseline(*batch).paths()) == {"backbone"}
+
+
+def test_forward_output_shapes_and_normalised_paths(batch):
+    text, video = batch
+    out = make_model()(text, video, with_shuffle=True)
+    assert isinstance(out, FinstaOutput) and set(out.paths()) == {"backbone", "graph"}
+    for video_embed, text_embed in out.paths().values():
+        assert video_embed.shape == text_embed.shape == (text.num_graphs, 32)
+        assert torch.allclose(video_embed.norm(dim=-1), torch.ones(text.num_graphs))
+    assert out.text_nodes.shape == (text.num_nodes, 32) and out.video_nodes.shape == (video.num_nodes, 32)
+    assert out.video_nodes_shuffled.shape == out.video_nodes.shape and out.frame_shuffled.shape == video.frame.shape
+    assert out.group.shape == (video.num_nodes,) and out.group_graph.shape == (out.num_groups,)
 
 
 def test_recall_at_k_counts_ties_against_the_query():

@@ -1,6 +1,6 @@
 import torch
 
-from model.hsg import EDGE_TYPES, coreference, coreference_edges, holistic_graph, track_groups
+from model.hsg import coreference, coreference_edges, track_groups
 
 
 def test_track_groups_number_each_clip_track_once():
@@ -34,10 +34,3 @@ def test_coreference_top_k_stays_inside_the_clip():
                                            torch.tensor([0, 1, 1]), count, k=3)
     assert groups.tolist() == [0] and rank.tolist() == [0]
 
-
-def test_holistic_graph_joins_both_graphs():
-    graph = holistic_graph(torch.tensor([[0], [1]]), 2, torch.tensor([[0], [1]]), torch.tensor([[1], [2]]),
-                           torch.tensor([[0, 1], [0, 2]]), 3)
-    assert graph.num_nodes == 5 and graph.is_video.tolist() == [False, False, True, True, True]
-    assert graph.edge_index.t().tolist() == [[0, 1], [2, 3], [3, 4], [0, 2], [1, 4]]
-    assert [EDGE_TYPES[t] for t in graph.edge_type] == ["text", "relation", "temporal", "coreference", "coreference"]

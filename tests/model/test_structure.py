@@ -5,8 +5,9 @@ from torch import nn
 from model import structure
 from model.backbones import build_backbone
 from model.data import ShardStream, loader
-from model.evaluate import retrieval, score_pairs
-from model.finsta import FinstaModel
+from model.eval import retrieval as retrieval_module
+from model.eval.retrieval import retrieval, score_pairs
+from model.finsta import FinstaConfig, FinstaModel
 from model.structure import TextParts, VideoParts
 
 E = torch.eye(4)
@@ -121,7 +122,7 @@ def test_score_matrix_and_hard_negative_loss():
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return FinstaModel(build_backbone("tiny", image_size=32), dim=32, num_layers=1)
+    return FinstaModel(build_backbone("tiny", image_size=32), FinstaConfig(dim=32, num_layers=1))
 
 
 def test_model_trains_and_reports_the_structure_path(model, tiny_shards):
@@ -150,7 +151,7 @@ def test_model_trains_and_reports_the_structure_path(model, tiny_shards):
 def test_backbone_only_has_no_structure_path(tiny_shards):
     from model.finsta import BackboneOnly
 
-    base = BackboneOnly(build_backbone("tiny", image_size=32), dim=32)
+    base = BackboneOnly(build_backbone("tiny", image_size=32), dim=32, temperature=0.07)
     results = retrieval(base, loader(ShardStream(tiny_shards, "val", image_size=32, num_frames=4), batch_size=4))
     assert "structure" not in results and isinstance(base, nn.Module)
 
@@ -164,14 +165,12 @@ def test_rerank_puts_the_rescored_top_k_first():
 
 
 def test_above_the_pair_limit_the_structure_path_reranks_the_graph_path(model, tiny_shards, monkeypatch, capsys):
-    from model import evaluate
-
     batches = list(loader(ShardStream(tiny_shards, "val", image_size=32, num_frames=4), batch_size=4))
     every_pair = retrieval(model, batches)["structure"]
-    monkeypatch.setattr(evaluate, "MAX_STRUCTURE_PAIRS", 15)  # 4 val captions x 4 clips = 16 pairs
-    monkeypatch.setattr(evaluate, "RERANK_TOP_K", 4)  # the top 4 of 4: re-ranking must equal scoring every pair
+    monkeypatch.setattr(retrieval_module, "MAX_STRUCTURE_PAIRS", 15)  # 4 val captions x 4 clips = 16 pairs
+    monkeypatch.setattr(retrieval_module, "RERANK_TOP_K", 4)  # the top 4 of 4: re-ranking must equal scoring every pair
     assert retrieval(model, batches)["structure"] == every_pair
     assert "the graph path's top 4 re-ranked" in capsys.readouterr().out
-    monkeypatch.setattr(evaluate, "RERANK_TOP_K", 1)
+    monkeypatch.setattr(retrieval_module, "RERANK_TOP_K", 1)
     top1 = retrieval(model, batches)
     assert top1["structure"]["t2v"]["R@1"] == top1["graph"]["t2v"]["R@1"]  # re-ranking one item changes no order

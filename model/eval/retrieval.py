@@ -10,9 +10,8 @@ import torch
 
 from model import structure
 from model.data import collate
-from model.finsta import normalised
 
-PATHS = {"backbone": ("backbone_video", "backbone_text"), "graph": ("graph_video", "graph_text")}
+POOLED_PATHS = ("backbone", "graph")  # BackboneOutput.paths / FinstaOutput.paths
 STRUCTURE = "structure"
 MAX_STRUCTURE_PAIRS = 4_000_000  # every pair scored up to a 2k x 2k retrieval; beyond, the graph path's top k
 RERANK_TOP_K = 50
@@ -29,30 +28,32 @@ def recall_at_k(similarity: torch.Tensor, ks=(1, 5, 10)) -> dict:
 
 @torch.no_grad()
 def encode_all(model, batches, device="cpu") -> tuple[dict, list, list]:
-    """Concatenated normalised pooled embeddings of every batch (a loader of (text Batch, video Batch)), and for a
-    FinstaModel the structure parts of each batch's captions and clips (else two empty lists)."""
+    """Concatenated normalised pooled (video, text) embeddings per path of every batch (a loader of (text Batch,
+    video Batch)), and for a FinstaModel the structure parts of each batch's captions and clips (else two empty
+    lists)."""
     model.eval()
-    parts: dict[str, list[torch.Tensor]] = {}
+    parts: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
     texts, videos = [], []
     for text, video in batches:
         text, video = text.to(device), video.to(device)
         out = model(text, video)
-        for key, value in normalised(out).items():
-            parts.setdefault(key, []).append(value.cpu())
+        for path, (video_embed, text_embed) in out.paths().items():
+            parts.setdefault(path, []).append((video_embed.cpu(), text_embed.cpu()))
         if hasattr(model, "structure_parts"):
             t, v = model.structure_parts(text, video, out)
             texts.append(t)
             videos.append(v)
-    return {k: torch.cat(v) for k, v in parts.items()}, texts, videos
+    embeddings = {path: (torch.cat([v for v, _ in pairs]), torch.cat([t for _, t in pairs]))
+                  for path, pairs in parts.items()}
+    return embeddings, texts, videos
 
 
 def retrieval(model, batches, device="cpu", ks=(1, 5, 10)) -> dict:
     """{"backbone": {"t2v": {"R@1": ..}, "v2t": {..}}, "graph": ..., "structure": ..., "num_pairs": N} over all pairs
     of `batches`."""
     embeddings, texts, videos = encode_all(model, batches, device)
-    results = {"num_pairs": len(next(iter(embeddings.values()))) if embeddings else 0}
-    similarities = {path: embeddings[text_key] @ embeddings[video_key].t()
-                    for path, (video_key, text_key) in PATHS.items() if video_key in embeddings}
+    results = {"num_pairs": len(next(iter(embeddings.values()))[0]) if embeddings else 0}
+    similarities = {path: text_embed @ video_embed.t() for path, (video_embed, text_embed) in embeddings.items()}
     if texts:
         texts, videos = structure.concat_texts(texts), structure.concat_videos(videos)
         with torch.no_grad():
@@ -82,11 +83,8 @@ def score_pairs(model, pairs: list, batch_size: int = 32, device="cpu") -> dict:
         text, video = collate(pairs[start:start + batch_size])
         text, video = text.to(device), video.to(device)
         out = model(text, video)
-        embeddings = normalised(out)
-        for path, (video_key, text_key) in PATHS.items():
-            if video_key in embeddings:
-                score = (embeddings[video_key] * embeddings[text_key]).sum(-1)
-                scores.setdefault(path, []).append(score.cpu())
+        for path, (video_embed, text_embed) in out.paths().items():
+            scores.setdefault(path, []).append((video_embed * text_embed).sum(-1).cpu())
         if hasattr(model, "structure_parts"):
             aligned = torch.arange(text.num_graphs, device=text.batch.device)
             score = model.structure_scores(*model.structure_parts(text, video, out), aligned, aligned)
@@ -96,7 +94,7 @@ def score_pairs(model, pairs: list, batch_size: int = 32, device="cpu") -> dict:
 
 def format_retrieval(results: dict) -> str:
     lines = [f"retrieval on {results['num_pairs']} pairs"]
-    for path in (*PATHS, STRUCTURE):
+    for path in (*POOLED_PATHS, STRUCTURE):
         if path in results:
             for direction in ("t2v", "v2t"):
                 recalls = "  ".join(f"{k} {v:5.1f}" for k, v in results[path][direction].items())

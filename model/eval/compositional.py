@@ -4,47 +4,47 @@ Every val clip of the demo has its caption and hard-negative captions that diffe
 -> "moves right"), an attribute binding ("yellow square ... green star" -> "green square ... yellow star") or the
 order of events. Each configuration (the backbone alone, backbone + Finsta, Finsta minus one component) is trained
 for the same steps on the same train split, once per seed, and scored on the val clips:
-    t2v / v2t R@1, R@5    retrieval among the val pairs (model.evaluate.retrieval)
+    t2v / v2t R@1, R@5    retrieval among the val pairs (model.eval.retrieval.retrieval)
     pairwise accuracy     share of (clip, caption, negative) with score(clip, caption) > score(clip, negative),
-                          overall and per negative kind (model.evaluate.score_pairs)
+                          overall and per negative kind (model.eval.retrieval.score_pairs)
 on each retrieval path the model has: `backbone` (pooled, no graphs: the plug-and-play path) and, for Finsta, `graph`
 (pooled R-GTrm vs GTrm states) and `structure` (the graph path plus object-by-object, predicate-by-predicate and
 event-order agreement through the HSG coreference edges, model/structure.py: Finsta's headline).
 
 The negatives' TSGs come from a parquet file with the columns of schemas.tsg.SCHEMA plus `clip_sample_id` (the val
-clip it negates), `negative_index` and `kind`; parsing them is the caller's job (jobs/evaluate.py), so this module
-reads only shards, parquet and torch.
+clip it negates), `negative_index` and `kind`; parsing them is the pipeline's job
+(pipeline/demo/benchmark_graphs.py, run by jobs.evaluate), so this module reads only shards, parquet and torch.
 """
 
 import csv
 import dataclasses
+import json
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import torch
-import torch.nn.functional as F
-from torch_geometric.utils import scatter
 
-from model import hsg
-from model.data import NODE_KINDS, ShardStream, collate, text_graph, video_graph
-from model.evaluate import retrieval, score_pairs
-from model.trainer import TrainConfig, build_model, fit
+from model import checkpoint
+from model.data import ShardStream, collate, text_graph, video_graph
+from model.eval.retrieval import retrieval, score_pairs
+from model.finsta import FinstaConfig
+from model.trainer import TrainConfig, fit
 from schemas import tsg
 from schemas.common import STATUS_OK
 
-# name -> TrainConfig fields that differ from the full model
+# name -> the TrainConfig fields (and under "model", the FinstaConfig fields) that differ from the full model
 CONFIGURATIONS = {
     "backbone only": {"finsta": False},
     "backbone + Finsta": {},
-    "- OSC": {"use_osc": False},
-    "- PTC": {"use_ptc": False},
-    "- STGD": {"use_stgd": False},
-    "- temporal links": {"use_temporal_links": False},
+    "- OSC": {"model": {"use_osc": False}},
+    "- PTC": {"model": {"use_ptc": False}},
+    "- STGD": {"model": {"use_stgd": False}},
+    "- temporal links": {"model": {"use_temporal_links": False}},
     "- modifier nodes": {"use_modifiers": False},
-    "- HSG cross edges": {"use_cross_edges": False},
-    "- object phrases": {"use_object_phrases": False},
-    "- hard negatives": {"use_hard_negatives": False},
+    "- HSG cross edges": {"model": {"use_cross_edges": False}},
+    "- object phrases": {"model": {"use_object_phrases": False}},
+    "- hard negatives": {"model": {"use_hard_negatives": False}},
 }
 BASELINE, FULL = "backbone only", "backbone + Finsta"
 KINDS = ("relation", "attribute", "order")
@@ -77,7 +77,7 @@ def read_negatives(path: str | Path) -> list[dict]:
     missing = [c for c in NEGATIVE_COLUMNS if c not in table.column_names]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected the TSG columns plus {NEGATIVE_COLUMNS} "
-                         "(jobs/evaluate.py writes this file).")
+                         "(pipeline/demo/benchmark_graphs.py writes this file: make eval).")
     rows = table.to_pylist()
     bad = [r["sample_id"] for r in rows if r["status"] != STATUS_OK]
     if bad:
@@ -108,7 +108,7 @@ def load_data(graphs: str | Path, negatives: str | Path, image_size: int, num_fr
     if not data.train or not data.val or not data.negatives:
         raise ValueError(f"compositional benchmark: {len(data.train)} train pairs, {len(data.val)} val pairs and "
                          f"{len(data.negatives)} negatives of val clips in {graphs} and {negatives}; all three must be "
-                         "non-empty (build the demo shards and parse test_compositional.json: jobs/evaluate.py).")
+                         "non-empty (build the demo shards and parse test_compositional.json: make eval).")
     return data
 
 
@@ -133,9 +133,26 @@ def evaluate(model, config: TrainConfig, data: BenchmarkData, device: str = "cpu
 
 @dataclasses.dataclass(frozen=True)
 class BenchmarkConfig:
-    out: str
-    configurations: tuple[str, ...] = tuple(CONFIGURATIONS)
-    seeds: int = 3
+    """Which configurations, how many seeds, and the short training run every one of them gets: the project's
+    training defaults (TrainConfig, FinstaConfig) except max_steps, epochs, lr and image_size."""
+    out: str = dataclasses.field(metadata={"help": "folder for the table, CSVs and plot"})
+    configurations: tuple[str, ...] = dataclasses.field(
+        default=tuple(CONFIGURATIONS), metadata={"help": "configurations to train", "choices": tuple(CONFIGURATIONS)})
+    seeds: int = dataclasses.field(default=3, metadata={"help": "training seeds per configuration"})
+    keep: str = dataclasses.field(
+        default="", metadata={"help": "folder for the full model of the first seed (the report's HSG pictures); "
+                                      "'' for none"})
+    device: str = dataclasses.field(default="cpu", metadata={"help": "cpu or cuda"})
+    backbone: str = dataclasses.field(default=TrainConfig.backbone, metadata={"help": "backbone of every run"})
+    max_steps: int = dataclasses.field(default=300, metadata={"help": "training steps of every run"})
+    epochs: int = dataclasses.field(default=10**6, metadata={"help": "epoch bound (max_steps bounds the runs)"})
+    batch_size: int = dataclasses.field(default=TrainConfig.batch_size, metadata={"help": "pairs per step"})
+    lr: float = dataclasses.field(default=3e-4, metadata={"help": "AdamW learning rate"})
+    dim: int = dataclasses.field(default=FinstaConfig.dim, metadata={"help": "width of Finsta's encoders and heads"})
+    num_layers: int = dataclasses.field(default=FinstaConfig.num_layers, metadata={"help": "GTrm layers"})
+    image_size: int = dataclasses.field(default=32, metadata={"help": "keyframe side in pixels"})
+    num_frames: int = dataclasses.field(default=TrainConfig.num_frames, metadata={"help": "keyframes per clip"})
+    seed: int = dataclasses.field(default=TrainConfig.seed, metadata={"help": "first seed"})
 
     def __post_init__(self):
         unknown = [c for c in self.configurations if c not in CONFIGURATIONS]
@@ -144,32 +161,40 @@ class BenchmarkConfig:
         if self.seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {self.seeds}.")
 
+    def train_config(self, graphs: str | Path, name: str, seed: int) -> TrainConfig:
+        """The TrainConfig of configuration `name` (CONFIGURATIONS) and one seed."""
+        changes = dict(CONFIGURATIONS[name])
+        model = FinstaConfig(dim=self.dim, num_layers=self.num_layers, **changes.pop("model", {}))
+        return TrainConfig(graphs=str(graphs), run_dir=self.out, name="compositional", backbone=self.backbone,
+                           max_steps=self.max_steps, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                           model=model, image_size=self.image_size, num_frames=self.num_frames, seed=seed,
+                           use_gpu=self.device.startswith("cuda"), **changes)
 
-def run_benchmark(base: TrainConfig, data: BenchmarkData, bench: BenchmarkConfig, device: str = "cpu",
-                  keep: str | None = None) -> list[dict]:
-    """Train every configuration once per seed (base.seed, base.seed + 1, ...), evaluate, write the CSVs, the plot
+
+def run_benchmark(bench: BenchmarkConfig, graphs: str | Path, data: BenchmarkData) -> list[dict]:
+    """Train every configuration once per seed (bench.seed, bench.seed + 1, ...), evaluate, write the CSVs, the plot
     and targets.txt (the issue's targets, met or not).
 
-    Returns one row per (configuration, seed, path). With `keep`, the full model of the first seed is saved to
-    that folder (state.pt, readable by load_trained) for the report's HSG pictures.
+    Returns one row per (configuration, seed, path). With bench.keep, the full model of the first seed is saved to
+    that folder (model/checkpoint.py) for the report's HSG pictures.
     """
     out = Path(bench.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in bench.configurations:
-        for seed in range(base.seed, base.seed + bench.seeds):
-            config = dataclasses.replace(base, seed=seed, **CONFIGURATIONS[name])
+        for seed in range(bench.seed, bench.seed + bench.seeds):
+            config = bench.train_config(graphs, name, seed)
             started = time.perf_counter()
-            model = fit(config, data.pairs("train", config.use_modifiers), device)
-            results = evaluate(model, config, data, device)
+            model = fit(config, data.pairs("train", config.use_modifiers), bench.device)
+            results = evaluate(model, config, data, bench.device)
             for path, metrics in results.items():
                 rows.append({"configuration": name, "seed": seed, "path": path, **metrics})
             headline = results[HEADLINE[config.finsta]]
             print(f"[eval] {name:18s} seed {seed}: {HEADLINE[config.finsta]} path t2v R@1 {headline['t2v R@1']:5.1f} "
                   f"v2t R@1 {headline['v2t R@1']:5.1f} pairwise {headline['pairwise']:5.1f} "
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
-            if keep and name == FULL and seed == base.seed:
-                save_model(model, config, keep)
+            if bench.keep and name == FULL and seed == bench.seed:
+                checkpoint.save(bench.keep, model, config)
     write_runs(rows, out / "compositional_seeds.csv")
     summary = summarise(rows)
     write_summary(summary, out / "compositional.csv")
@@ -178,11 +203,30 @@ def run_benchmark(base: TrainConfig, data: BenchmarkData, bench: BenchmarkConfig
     return rows
 
 
-def save_model(model, config: TrainConfig, folder: str | Path) -> Path:
-    path = Path(folder) / "state.pt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": model.state_dict(), "config": dataclasses.asdict(config)}, path)
-    return path
+def benchmark(bench: BenchmarkConfig, graphs: str | Path, negatives: str | Path) -> list[dict]:
+    """make eval's model half: load the shards and the negatives' TSGs, run_benchmark, print the table and the
+    targets. Returns run_benchmark's rows."""
+    print("training " + json.dumps({k: v for k, v in dataclasses.asdict(bench).items()
+                                    if k in ("backbone", "max_steps", "batch_size", "lr", "dim", "num_layers",
+                                             "image_size", "num_frames", "seed")})
+          + f", {bench.seeds} seed(s), {len(bench.configurations)} configuration(s)", flush=True)
+    data = load_data(graphs, negatives, bench.image_size, bench.num_frames)
+    print(f"== {len(data.train)} train pairs, {len(data.val)} val clips, {len(data.negatives)} hard negatives",
+          flush=True)
+    rows = run_benchmark(bench, graphs, data)
+    summary = summarise(rows)
+    print("\nCompositional split (val clips vs their hard negatives), mean ± std over seeds; headline path per model:"
+          "\n  structure = Finsta's part-by-part scoring of TSG vs DSG through the HSG cross edges,"
+          "\n  graph = pooled TSG vs DSG, backbone = pooled, no graphs (Finsta's plug-and-play)")
+    print(format_table(summary))
+    print("\nTargets:")
+    for line in verdict(summary):
+        print("  " + line)
+    out = Path(bench.out)
+    print(f"\nwritten: {out / 'compositional.csv'}, {out / 'compositional_seeds.csv'}, {out / 'compositional.png'}, "
+          f"{out / 'targets.txt'}"
+          + (f"; model kept in {bench.keep}" if bench.keep and FULL in bench.configurations else ""))
+    return rows
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -281,54 +325,3 @@ def plot(summary: list[dict], path: Path) -> Path:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
-
-
-def load_trained(path: str | Path):
-    """A trained model and its TrainConfig from a state.pt, a checkpoint folder holding one, or a run folder (its
-    newest state.pt). Read with torch.load(weights_only=True)."""
-    path = Path(path)
-    if path.is_dir():
-        found = sorted(path.rglob("state.pt"), key=lambda p: p.stat().st_mtime)
-        if not found:
-            raise FileNotFoundError(f"No state.pt under {path}; expected a training run folder or a checkpoint "
-                                    "(make pretrain, make demo or make eval write them).")
-        path = found[-1]
-    if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {path}; pass a state.pt, a checkpoint folder or a run folder.")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in state["config"].items() if k in names})
-    model = build_model(config)
-    model.load_state_dict(state["model"])
-    model.eval()
-    return model, config
-
-
-@torch.no_grad()
-def coreference_for_rows(model, tsg_row: dict, dsg_row: dict, config: TrainConfig) -> list[dict]:
-    """The HSG cross edges of one (caption, clip) pair as the trained model draws them (model/hsg.py): each text
-    object node to its top-k tracks by cosine similarity of the object phrase and the tracks' detection texts.
-
-    -> [{"text_node": index into tsg_row["nodes"], "track_id": int, "score": float}]; [] for a model without graphs
-    or a pair without objects on either side.
-    """
-    if not hasattr(model, "encode_strings"):
-        return []
-    kept = [i for i, n in enumerate(tsg_row["nodes"]) if config.use_modifiers or n["kind"] != "modifier"]
-    text, video = text_graph(tsg_row, config.use_modifiers), video_graph(dsg_row, config.image_size,
-                                                                         config.num_frames)
-    object_nodes = (text.node_kind == NODE_KINDS.index("object")).nonzero(as_tuple=True)[0]
-    if object_nodes.numel() == 0 or video.num_nodes == 0:
-        return []
-    model.eval()
-    phrases, detections = model.encode_strings([text.node_phrase[i] for i in object_nodes.tolist()],
-                                               video.object_text)
-    group, num_groups = hsg.track_groups(torch.zeros(video.num_nodes, dtype=torch.long), video.track)
-    zeros = torch.zeros(object_nodes.numel(), dtype=torch.long)
-    pick, groups, _ = hsg.coreference(phrases, zeros, detections, group, torch.zeros(num_groups, dtype=torch.long),
-                                      num_groups, config.cross_edge_k)
-    track_embed = scatter(detections, group, dim=0, dim_size=num_groups, reduce="mean")
-    similarity = F.normalize(phrases, dim=-1) @ F.normalize(track_embed, dim=-1).t()
-    track_of_group = torch.zeros(num_groups, dtype=torch.long).scatter_(0, group, video.track)
-    return [{"text_node": kept[object_nodes[t].item()], "track_id": int(track_of_group[g]),
-             "score": float(similarity[t, g])} for t, g in zip(pick.tolist(), groups.tolist())]

@@ -1,0 +1,1 @@
+"""How good is a trained model: retrieval R@K (retrieval.py) and the compositional benchmark (compositional.py)."""

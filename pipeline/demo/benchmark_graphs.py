@@ -1,0 +1,70 @@
+"""The compositional benchmark's inputs on the demo (make eval's pipeline half): the demo dataset and its graph
+shards, generated and built when absent, and the hard-negative captions of test_compositional.json parsed into TSG
+rows (model/eval/compositional.py reads them; it never parses text itself).
+"""
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.demo import layout
+from pipeline.parse_captions import CaptionParser
+from pipeline.runner import BuildGraphsConfig, run
+from schemas import manifest, tsg
+from schemas.common import STATUS_OK
+
+NEGATIVES_FILE = "negatives_tsg.parquet"
+
+
+def benchmark_graphs(data_root: str | Path, graphs: str | Path, out: str | Path, num_videos: int) -> Path:
+    """Make sure the demo and its shards exist (ensure_graphs), parse the negatives into out/NEGATIVES_FILE; returns
+    that file's path."""
+    data_root, graphs = Path(data_root), Path(graphs)
+    ensure_graphs(data_root, graphs, num_videos)
+    return parse_negatives(data_root, Path(out) / NEGATIVES_FILE)
+
+
+def ensure_graphs(data_root: Path, graphs: Path, num_videos: int) -> None:
+    """Generate the demo (when absent) and build its shards (when missing or short of samples; the build resumes)."""
+    if not (data_root / layout.COMPOSITIONAL).is_file():
+        from pipeline.demo.generate import DemoConfig, generate
+
+        print(f"== generating the demo dataset ({num_videos} videos) into {data_root}", flush=True)
+        generate(data_root, DemoConfig(num_videos=num_videos))
+    expected = sum(len(v["sentences"]) for name in layout.SPLIT_FILES.values()
+                   for v in json.loads((data_root / name).read_text()).values())
+    built = 0
+    if (graphs / manifest.FILENAME).is_file():
+        built = sum(s["num_rows"] for s in manifest.read(graphs)["shards"])
+    if built < expected:
+        print(f"== building graph shards of {data_root} into {graphs} ({built} of {expected} samples there)",
+              flush=True)
+        run(BuildGraphsConfig(dataset="demo", data_root=str(data_root), out=str(graphs)))
+    else:
+        print(f"== graph shards: {graphs} ({built} samples)", flush=True)
+
+
+def parse_negatives(data_root: Path, path: Path) -> Path:
+    """test_compositional.json's negative captions -> TSG rows (+ clip_sample_id, negative_index, kind), a parquet file.
+
+    A negative's sample_id is '{clip sample_id}/negative-{index}' (sample ids are unique within a TSG table)."""
+    entries = json.loads((data_root / layout.COMPOSITIONAL).read_text())
+    keys = [(e, i, n) for e in entries for i, n in enumerate(e["negatives"])]
+    batch = {"sample_id": [f"{e['sample_id']}/negative-{i}" for e, i, _ in keys],
+             "video_id": [e["video_id"] for e, _, _ in keys],
+             "split": ["val"] * len(keys), "caption": [n["caption"] for _, _, n in keys],
+             "status": [STATUS_OK] * len(keys), "error_message": [None] * len(keys)}
+    rows = CaptionParser()(batch)
+    table = pa.Table.from_pydict(rows, schema=tsg.SCHEMA)
+    table = table.append_column("clip_sample_id", pa.array([e["sample_id"] for e, _, _ in keys], pa.string()))
+    table = table.append_column("negative_index", pa.array([i for _, i, _ in keys], pa.int32()))
+    table = table.append_column("kind", pa.array([n["kind"] for _, _, n in keys], pa.string()))
+    tsg.validate(table)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    errors = sum(s != STATUS_OK for s in rows["status"])
+    print(f"== {len(keys)} negative captions of {len(entries)} val clips parsed ({errors} errors) -> {path}",
+          flush=True)
+    return path
