@@ -136,11 +136,10 @@ def _noun_phrase(spec: dict, ref: dict, mentioned: set, indefinite: bool = False
     key = ref["shape"]
     first = key not in mentioned
     mentioned.add(key)
-    article = "a" if indefinite and first else "the"
     noun = _word(spec, lexicon.SHAPE_WORDS, key)
-    if first or not spec["elide_repeats"]:
-        return f"{article} {_word(spec, lexicon.COLOR_WORDS, ref['color'])} {noun}"
-    return f"{article} {noun}"
+    words = [_word(spec, lexicon.COLOR_WORDS, ref["color"]), noun] if first or not spec["elide_repeats"] else [noun]
+    article = ("an" if words[0][0] in "aeiou" else "a") if indefinite and first else "the"
+    return " ".join([article, *words])
 
 
 def _verb_phrase(spec: dict, clause: dict, obj: str) -> str:
