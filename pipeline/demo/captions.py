@@ -28,6 +28,8 @@ FLIPS = {
 QUICK_MIN_SPEED = 0.14  # normalised units per second: slow moves stay below, quick ones above
 # The relation of a clause with an object, as the composition split counts it: (subject shape, relation, object shape)
 CLAUSE_RELATIONS = {"approach": "approaches", "move_away": "moves away from", "pass": "passes"}
+# What a caption spec's "picks" choose a wording for: each colour, shape, speed and direction, and the motion verb.
+PICK_KEYS = (*lexicon.COLOR_WORDS, *lexicon.SHAPE_WORDS, *lexicon.ADVERB_WORDS, *lexicon.DIRECTION_WORDS, "motion verb")
 RelationRule = Callable[[str, str, str], bool]  # (subject shape, relation, object shape) -> may a caption say it
 
 
@@ -86,10 +88,9 @@ def describe(events: list[dict], order: str | None, tracks: list[dict], frames: 
     clauses = [_clause(e, tracks, frames, rng, allowed) for e in events]
     templates = {"then": lexicon.SEQUENTIAL_TEMPLATES, "while": lexicon.CONCURRENT_TEMPLATES,
                  None: lexicon.SINGLE_TEMPLATES}[order][part]
-    keys = [*lexicon.COLOR_WORDS, *lexicon.SHAPE_WORDS, *lexicon.ADVERB_WORDS, *lexicon.DIRECTION_WORDS, "motion verb"]
     spec = {"clauses": clauses, "order": order, "template": templates[int(rng.integers(len(templates)))],
             "elide_repeats": bool(rng.random() < 0.5), "part": part,
-            "picks": dict(zip(keys, (int(i) for i in rng.integers(0, 6, size=len(keys)))))}
+            "picks": dict(zip(PICK_KEYS, (int(i) for i in rng.integers(0, 6, size=len(PICK_KEYS)))))}
     if is_true(spec, window, tracks):
         return spec
     for clause in spec["clauses"]:  # a modifier read off one frame may not survive rounding; try without
