@@ -503,8 +503,8 @@ def make_video(index: int, cfg: DemoConfig, split: str | None = None):
             break
     video_id = video_id_of(index)
     truth = {
-        "video_id": video_id, "split": split, "fps": cfg.fps, "width": cfg.width, "height": cfg.height, "num_frames": num_frames,
-        "duration": duration,
+        "video_id": video_id, "split": split, "fps": cfg.fps, "width": cfg.width, "height": cfg.height,
+        "num_frames": num_frames, "duration": duration,
         "tracks": [{key: t[key] for key in ("track_id", "shape", "color", "class_id", "class_name")} for t in tracks],
         "frames": frames,
         "segments": [{key: s[key] for key in ("start", "end", "caption", "order", "events")} for s in segments],

@@ -1,4 +1,4 @@
-"""Demo splits: held-out wording and compositions never reach train, dev is train-like, captions true, negatives false."""
+"""Demo splits: held-out wording and compositions stay out of train, dev is like train, negatives are false."""
 
 import json
 import re
@@ -104,7 +104,7 @@ def test_no_heldout_composition_in_train_captions_and_only_heldout_ones_in_their
     by_split = _captions_by_split(root)
     for split, rows in by_split.items():
         novel = split == "heldout-composition"
-        for truth, caption in rows:
+        for _, caption in rows:
             pairs = _caption_compositions(caption)
             assert pairs and all((p in held.color_shapes) == novel for p in pairs), (split, caption)
         for truth in {t["video_id"]: t for t, _ in rows}.values():
