@@ -36,6 +36,7 @@ MOTION_PAIR_PREDICATES = ("approaches", "moves away from")
 MOTION_UNARY_PREDICATES = ("moves left", "moves right", "moves up", "moves down")
 EVENT_PREDICATES = ("appears", "disappears")
 PAIR_PREDICATES = GEOMETRIC_PREDICATES + MOTION_PAIR_PREDICATES
+UNARY_PREDICATES = MOTION_UNARY_PREDICATES + EVENT_PREDICATES
 FEATURE_NAMES = ("dx", "dy", "distance", "width_a", "height_a", "width_b", "height_b", "log_area_ratio", "iou",
                  "covered_a", "covered_b", "bottom_difference", "vx_a", "vy_a", "vx_b", "vy_b", "distance_rate",
                  "heading_a")

@@ -1,8 +1,10 @@
 """Captions for the demo videos, and compositional hard negatives that differ from them in one respect.
 
 A caption is first a small spec: one or two clauses plus a connective. A clause names a subject (colour + shape), a
-predicate from the relation vocabulary, maybe an object, a speed adverb and a spatial modifier ("the red circle above
-the blue square slowly moves left"). The same spec renders the caption and, changed in one place, each negative:
+predicate from the relation vocabulary, maybe an object, a speed adverb and a spatial modifier. The spec is worded
+through the paraphrase lexicon (pipeline/demo/lexicon.py) in one of its parts, so the words are not the DSG's
+("the crimson disc over the navy box gently drifts leftward" for a red circle above a blue square moving left). The
+same spec renders the caption and, changed in one place, each negative (in the same words otherwise):
   relation   one predicate flipped (left <-> right, up <-> down, approaches <-> moves away from, appears <-> disappears)
   attribute  the colours of two mentioned objects swapped (or one object given another object's colour)
   order      the two events of a "then" caption swapped
@@ -10,34 +12,29 @@ Every caption is checked true, and every negative false, against the ground-trut
 """
 
 import copy
+from collections.abc import Callable
 
 import numpy as np
 
-SPATIAL = ("left of", "right of", "above", "below")
+from pipeline.demo import lexicon
+
+# Spatial modifiers a caption may carry: "left of" / "right of" have no wording the caption parser reads (lexicon.py).
+SPATIAL = tuple(lexicon.SPATIAL_PHRASES)
 FLIPS = {
     "moves left": "moves right", "moves right": "moves left", "moves up": "moves down", "moves down": "moves up",
     "approaches": "moves away from", "moves away from": "approaches", "appears": "disappears",
     "disappears": "appears", "left of": "right of", "right of": "left of", "above": "below", "below": "above",
 }
 QUICK_MIN_SPEED = 0.14  # normalised units per second: slow moves stay below, quick ones above
-ADVERBS = {"slow": "slowly", "quick": "quickly"}
+# The relation of a clause with an object, as the composition split counts it: (subject shape, relation, object shape)
+CLAUSE_RELATIONS = {"approach": "approaches", "move_away": "moves away from", "pass": "passes"}
+# What a caption spec's "picks" choose a wording for: each colour, shape, speed and direction, and the motion verb.
+PICK_KEYS = (*lexicon.COLOR_WORDS, *lexicon.SHAPE_WORDS, *lexicon.ADVERB_WORDS, *lexicon.DIRECTION_WORDS, "motion verb")
+RelationRule = Callable[[str, str, str], bool]  # (subject shape, relation, object shape) -> may a caption say it
 
-# Verb phrases per predicate; a flipped predicate keeps the variant index so only the relation changes.
-# Bare "left"/"right" after a verb other than "moves" reads as the verb "leave" to small parsers: say "to the left".
-VERB_PHRASES = {
-    "moves sideways": ["moves {d}", "moves to the {d}", "slides to the {d}"],
-    "moves vertically": ["moves {d}", "slides {d}", "goes {d}"],
-    "approaches": ["approaches {o}", "moves toward {o}", "moves closer to {o}"],
-    "moves away from": ["moves away from {o}", "moves farther from {o}", "goes away from {o}"],
-    "passes": ["moves {d} past {o}"],
-    "appears": ["appears", "shows up", "comes into view"],
-    "disappears": ["disappears", "vanishes", "goes out of view"],
-}
-RELATION_PHRASES = {"left of": ["to the left of"], "right of": ["to the right of"], "above": ["above"],
-                    "below": ["below"]}
-SEQUENTIAL = ["{a}, then {b}", "{a}, and then {b}", "{a}. After that, {b}", "{a} before {b}", "After {a}, {b}",
-              "{b} after {a}"]
-CONCURRENT = ["{a} while {b}", "While {a}, {b}"]
+
+def _any_relation(subject: str, relation: str, obj: str) -> bool:
+    return True
 
 
 # ---------------------------------------------------------------- building a spec from scripted events
@@ -47,7 +44,8 @@ def _ref(track: dict) -> dict:
     return {"color": track["color"], "shape": track["shape"]}
 
 
-def _clause(event: dict, tracks: list[dict], frames: list[dict], rng: np.random.Generator) -> dict:
+def _clause(event: dict, tracks: list[dict], frames: list[dict], rng: np.random.Generator,
+            allowed: RelationRule) -> dict:
     kind, subject = event["type"], event["subject"]
     clause = {
         "kind": kind,
@@ -64,8 +62,9 @@ def _clause(event: dict, tracks: list[dict], frames: list[dict], rng: np.random.
         clause["adverb"] = event["speed"]
     # A spatial relation that holds where the event starts, to some object the event does not already name.
     frame = frames[event["start_frame"]]
+    shape = tracks[subject]["shape"]
     candidates = [r for r in frame["relations"] if r["subject"] == subject and r["predicate"] in SPATIAL
-                  and r["object"] != event["object"]]
+                  and r["object"] != event["object"] and allowed(shape, r["predicate"], tracks[r["object"]]["shape"])]
     if candidates and rng.random() < (0.6 if kind in ("appear", "disappear") else 0.3):
         chosen = candidates[int(rng.integers(len(candidates)))]
         clause["modifier"] = {"predicate": chosen["predicate"], "object": _ref(tracks[chosen["object"]]),
@@ -73,18 +72,43 @@ def _clause(event: dict, tracks: list[dict], frames: list[dict], rng: np.random.
     return clause
 
 
+def event_relation(event: dict, tracks: list[dict]) -> tuple[str, str, str] | None:
+    """(subject shape, relation, object shape) of a scripted event with an object; None for one without."""
+    if event["object"] is None:
+        return None
+    return tracks[event["subject"]]["shape"], CLAUSE_RELATIONS[event["type"]], tracks[event["object"]]["shape"]
+
+
 def describe(events: list[dict], order: str | None, tracks: list[dict], frames: list[dict], window: list[dict],
-             rng: np.random.Generator) -> dict | None:
-    """A caption spec for 1-2 scripted events (order None, 'then' or 'while'), or None if none is true."""
-    clauses = [_clause(e, tracks, frames, rng) for e in events]
-    templates = {"then": SEQUENTIAL, "while": CONCURRENT, None: ["{a}"]}[order]
+             rng: np.random.Generator, part: str = lexicon.TRAIN, allowed: RelationRule = _any_relation) -> dict | None:
+    """A caption spec for 1-2 scripted events (order None, 'then' or 'while'), worded in lexicon part `part`, or
+    None if none is true or an event is a relation `allowed` rejects (spatial modifiers it rejects are left out)."""
+    if any((r := event_relation(e, tracks)) is not None and not allowed(*r) for e in events):
+        return None
+    clauses = [_clause(e, tracks, frames, rng, allowed) for e in events]
+    templates = {"then": lexicon.SEQUENTIAL_TEMPLATES, "while": lexicon.CONCURRENT_TEMPLATES,
+                 None: lexicon.SINGLE_TEMPLATES}[order][part]
     spec = {"clauses": clauses, "order": order, "template": templates[int(rng.integers(len(templates)))],
-            "elide_repeats": bool(rng.random() < 0.5)}
+            "elide_repeats": bool(rng.random() < 0.5), "part": part,
+            "picks": dict(zip(PICK_KEYS, (int(i) for i in rng.integers(0, 6, size=len(PICK_KEYS)))))}
     if is_true(spec, window, tracks):
         return spec
     for clause in spec["clauses"]:  # a modifier read off one frame may not survive rounding; try without
         clause["modifier"] = None
     return spec if is_true(spec, window, tracks) else None
+
+
+def compositions(spec: dict) -> tuple[set[tuple[str, str]], set[tuple[str, str, str]]]:
+    """What a caption composes: its (colour, shape) pairs and its (subject shape, relation, object shape) triples."""
+    pairs = {(r["color"], r["shape"]) for r in _mentioned_refs(spec)}
+    relations = set()
+    for clause in spec["clauses"]:
+        if clause["object"] is not None:
+            relations.add((clause["subject"]["shape"], CLAUSE_RELATIONS[clause["kind"]], clause["object"]["shape"]))
+        if clause["modifier"] is not None:
+            relations.add((clause["subject"]["shape"], clause["modifier"]["predicate"],
+                           clause["modifier"]["object"]["shape"]))
+    return pairs, relations
 
 
 def events_of(spec: dict, events: list[dict], tracks: list[dict], fps: int) -> list[dict]:
@@ -105,41 +129,42 @@ def events_of(spec: dict, events: list[dict], tracks: list[dict], fps: int) -> l
 # ---------------------------------------------------------------- rendering
 
 
-def _noun_phrase(ref: dict, mentioned: set, elide: bool, indefinite: bool = False) -> str:
+def _word(spec: dict, table: dict, key: str) -> str:
+    return lexicon.wording(table[key], spec["part"], spec["picks"][key])
+
+
+def _noun_phrase(spec: dict, ref: dict, mentioned: set, indefinite: bool = False) -> str:
     key = ref["shape"]
     first = key not in mentioned
     mentioned.add(key)
-    article = "a" if indefinite and first else "the"
-    if first or not elide:
-        return f"{article} {ref['color']} {ref['shape']}"
-    return f"{article} {ref['shape']}"
+    noun = _word(spec, lexicon.SHAPE_WORDS, key)
+    words = [_word(spec, lexicon.COLOR_WORDS, ref["color"]), noun] if first or not spec["elide_repeats"] else [noun]
+    article = ("an" if words[0][0] in "aeiou" else "a") if indefinite and first else "the"
+    return " ".join([article, *words])
 
 
-def _clause_text(clause: dict, mentioned: set, elide: bool) -> str:
+def _verb_phrase(spec: dict, clause: dict, obj: str) -> str:
     kind, predicate, variant = clause["kind"], clause["predicate"], clause["variant"]
-    subject = _noun_phrase(clause["subject"], mentioned, elide, clause["indefinite"])
+    if predicate.startswith("moves ") and predicate != "moves away from":
+        direction = _word(spec, lexicon.DIRECTION_WORDS, predicate.split()[-1])
+        move = f"{lexicon.wording(lexicon.MOTION_VERBS, spec['part'], spec['picks']['motion verb'])} {direction}"
+        return lexicon.PASS_PHRASE.format(move=move, o=obj) if kind == "pass" else move
+    return lexicon.wording(lexicon.EVENT_PHRASES[predicate], spec["part"], variant).format(o=obj)
+
+
+def _clause_text(spec: dict, clause: dict, mentioned: set) -> str:
+    subject = _noun_phrase(spec, clause["subject"], mentioned, clause["indefinite"])
     modifier = clause["modifier"]
     relation = ""
     if modifier is not None:
-        phrases = RELATION_PHRASES[modifier["predicate"]]
-        relation = f"{phrases[modifier['variant'] % len(phrases)]} {_noun_phrase(modifier['object'], mentioned, elide)}"
-    obj = "" if clause["object"] is None else _noun_phrase(clause["object"], mentioned, elide)
-    if kind == "pass":
-        key = "passes"
-    elif predicate in ("moves left", "moves right"):
-        key = "moves sideways"
-    elif predicate in ("moves up", "moves down"):
-        key = "moves vertically"
-    else:
-        key = predicate
-    phrases = VERB_PHRASES[key]
-    verb = phrases[variant % len(phrases)].format(d=predicate.split()[-1], o=obj)
-    adverb = ADVERBS.get(clause["adverb"])
-    if adverb and clause["adverb_first"]:
-        verb = f"{adverb} {verb}"
-    elif adverb:
-        verb = f"{verb} {adverb}"
-    if kind in ("appear", "disappear") and relation:
+        phrase = lexicon.wording(lexicon.SPATIAL_PHRASES[modifier["predicate"]], spec["part"], modifier["variant"])
+        relation = f"{phrase} {_noun_phrase(spec, modifier['object'], mentioned)}"
+    obj = "" if clause["object"] is None else _noun_phrase(spec, clause["object"], mentioned)
+    verb = _verb_phrase(spec, clause, obj)
+    if clause["adverb"]:
+        adverb = _word(spec, lexicon.ADVERB_WORDS, clause["adverb"])
+        verb = f"{adverb} {verb}" if clause["adverb_first"] else f"{verb} {adverb}"
+    if clause["kind"] in ("appear", "disappear") and relation:
         return f"{subject} {verb} {relation}"
     return f"{subject} {relation} {verb}" if relation else f"{subject} {verb}"
 
@@ -149,7 +174,7 @@ def render(spec: dict) -> str:
     names = ["a", "b"][: len(clauses)]
     textual_order = sorted(names, key=lambda n: template.index("{" + n + "}"))
     mentioned: set = set()
-    parts = {n: _clause_text(clauses[names.index(n)], mentioned, spec["elide_repeats"]) for n in textual_order}
+    parts = {n: _clause_text(spec, clauses[names.index(n)], mentioned) for n in textual_order}
     text = template.format(**parts)
     return text[0].upper() + text[1:] + "."
 

@@ -1,24 +1,27 @@
 """The demo dataset: short rendered videos of coloured shapes with ground truth and ActivityNet-style captions.
 
 Usage: python -m pipeline.demo.generate --out data/demo [--num-videos 40 --val-fraction 0.25 --seed 0]
+       python -m pipeline.demo.generate --out data/demo-bench --benchmark      # the benchmark's size (BENCHMARK)
 
 Each video is simulated first (a script of events: moves, approaches, passes, appearances, disappearances), then
 rendered frame by frame. Boxes come from the rendered pixels and relations from the true scene state, following the
 project's relation vocabulary; captions describe the scripted events and are checked against that ground truth.
 Every video draws from its own generator seeded with (seed, video index), so the same seed gives the same files.
+Each video belongs to one split (pipeline/demo/splits.py: train, dev, heldout-wording, heldout-composition), which
+decides the wording of its captions and the compositions its scene and captions may show.
 """
 
 import argparse
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from pipeline.demo import captions
+from pipeline.demo import captions, splits
 from pipeline.demo import layout as demo_layout
 from pipeline.demo.detection_data import export_yolo_dataset
 from pipeline.relations import Thresholds, geometric_relations, pair_motion
@@ -44,21 +47,50 @@ MIN_EVENT_FRAMES = 8
 EDGE_MARGIN_PX = 3
 
 
+def setting(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class DemoConfig:
-    num_videos: int = 40
-    val_fraction: float = 0.25
-    seed: int = 0
-    width: int = 320
-    height: int = 240
-    fps: int = 10
-    min_seconds: float = 8.0
-    max_seconds: float = 12.0
-    min_objects: int = 2
-    max_objects: int = 4
-    min_radius_px: int = 10
-    max_radius_px: int = 30
-    detection_every: int = 10  # every n-th frame of each video goes into detection/
+    num_videos: int = setting(40, "videos in all splits together")
+    val_fraction: float = setting(0.25, "share of the videos not trained on, when split_sizes is None")
+    split_sizes: tuple[int, int, int] | None = setting(
+        None, "videos of (dev, heldout-wording, heldout-composition), the rest train; None: the last "
+              "round(num_videos * val_fraction) videos, dealt in turn to heldout-wording, heldout-composition, dev")
+    seed: int = setting(0, "seed of every video and of the held-out compositions")
+    width: int = setting(320, "frame width in pixels")
+    height: int = setting(240, "frame height in pixels")
+    fps: int = setting(10, "frames per second")
+    min_seconds: float = setting(8.0, "shortest video")
+    max_seconds: float = setting(12.0, "longest video")
+    min_objects: int = setting(2, "fewest shapes in a video")
+    max_objects: int = setting(4, "most shapes in a video (at most the number of shapes)")
+    min_radius_px: int = setting(10, "smallest shape radius in pixels")
+    max_radius_px: int = setting(30, "largest shape radius in pixels")
+    detection_every: int = setting(10, "every n-th frame of each video goes into detection/")
+
+
+# The benchmark's size: >= 100 clips in each held-out split, so one R@1 step is under one point.
+BENCHMARK = DemoConfig(num_videos=640, split_sizes=(80, 120, 120))
+
+
+def video_splits(cfg: DemoConfig) -> list[str]:
+    """The split of each video index: train first, then the evaluation splits."""
+    if cfg.split_sizes is None:
+        num_val = min(max(1, round(cfg.num_videos * cfg.val_fraction)), cfg.num_videos - 1)
+        order = (splits.HELDOUT_WORDING, splits.HELDOUT_COMPOSITION, splits.DEV)
+        return [splits.TRAIN] * (cfg.num_videos - num_val) + [order[i % len(order)] for i in range(num_val)]
+    sizes = tuple(cfg.split_sizes)
+    if len(sizes) != 3 or min(sizes) < 0 or sum(sizes) >= cfg.num_videos:
+        raise ValueError(f"split_sizes is {cfg.split_sizes}; expected three counts >= 0 (dev, heldout-wording, "
+                         f"heldout-composition) that leave train videos of num_videos={cfg.num_videos}.")
+    return [splits.TRAIN] * (cfg.num_videos - sum(sizes)) + [
+        split for split, n in zip(splits.EVALUATION_SPLITS, sizes) for _ in range(n)]
+
+
+def held_out_compositions(cfg: DemoConfig) -> splits.HeldOutCompositions:
+    return splits.held_out_compositions(cfg.seed, SHAPES, COLORS)
 
 
 def video_id_of(index: int) -> str:
@@ -388,10 +420,14 @@ def _try_unit(scene: _Scene, rng, kind: str):
 # ---------------------------------------------------------------- one video
 
 
-def _make_tracks(rng: np.random.Generator, cfg: DemoConfig) -> list[dict]:
+def _make_tracks(rng: np.random.Generator, cfg: DemoConfig, color_allowed) -> list[dict]:
+    """Shapes of distinct classes and colours; every (colour, shape) one that `color_allowed` accepts."""
     n = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))
     shapes = rng.choice(len(SHAPES), size=n, replace=False)
-    colors = rng.choice(len(COLORS), size=n, replace=False)
+    while True:  # held_out_compositions leaves every set of shapes distinct colours of either kind
+        colors = rng.choice(len(COLORS), size=n, replace=False)
+        if all(color_allowed(list(COLORS)[c], SHAPES[s]) for s, c in zip(shapes, colors)):
+            break
     return [
         {"track_id": k, "shape": SHAPES[s], "color": list(COLORS)[c], "class_id": int(s), "class_name": SHAPES[s],
          "radius_px": int(rng.integers(cfg.min_radius_px, cfg.max_radius_px + 1))}
@@ -419,8 +455,12 @@ def _ground_truth_frames(scene: _Scene, layouts: list[dict], cfg: DemoConfig) ->
     return frames
 
 
-def _segments(units: list[list[dict]], frames: list[dict], tracks: list[dict], duration: float, fps: int, rng):
-    """Group event units into 2-3 captioned segments (one or two sequential events, or a concurrent pair)."""
+def _segments(units: list[list[dict]], frames: list[dict], tracks: list[dict], duration: float, fps: int, rng,
+              part: str, relation_allowed):
+    """Group event units into 2-3 captioned segments (one or two sequential events, or a concurrent pair), worded in
+    lexicon part `part`; units with a relation `relation_allowed` rejects are not captioned."""
+    units = [u for u in units if all((r := captions.event_relation(e, tracks)) is None or relation_allowed(*r)
+                                     for e in u)]
     groups, i = [], 0
     while i < len(units) and len(groups) < 3:
         if len(units[i]) == 1 and i + 1 < len(units) and len(units[i + 1]) == 1 and rng.random() < 0.6:
@@ -435,7 +475,7 @@ def _segments(units: list[list[dict]], frames: list[dict], tracks: list[dict], d
         end = min(duration, (max(e["end_frame"] for e in events) + 1) / fps + rng.uniform(0.2, 0.8))
         start, end = round(start, 2), round(end, 2)
         window = [fr for fr in frames if start <= fr["time"] <= end]
-        spec = captions.describe(events, order, tracks, frames, window, rng)
+        spec = captions.describe(events, order, tracks, frames, window, rng, part, relation_allowed)
         if spec is None:
             continue
         segments.append({"start": start, "end": end, "caption": captions.render(spec), "order": order,
@@ -443,12 +483,15 @@ def _segments(units: list[list[dict]], frames: list[dict], tracks: list[dict], d
     return segments
 
 
-def make_video(index: int, cfg: DemoConfig):
-    """Simulate, render and caption video `index`; return (ground truth dict, RGB frames, caption specs)."""
+def make_video(index: int, cfg: DemoConfig, split: str | None = None):
+    """Simulate, render and caption video `index` of `split` (default: video_splits); return (ground truth dict, RGB
+    frames, hard negatives per segment)."""
+    split = split or video_splits(cfg)[index]
+    color_allowed, relation_allowed = splits.composition_rules(split, held_out_compositions(cfg))
     rng = np.random.default_rng([cfg.seed, index])
     while True:  # redraw until the script yields at least two captionable segments
         num_frames = int(rng.integers(round(cfg.min_seconds * cfg.fps), round(cfg.max_seconds * cfg.fps) + 1))
-        tracks = _make_tracks(rng, cfg)
+        tracks = _make_tracks(rng, cfg, color_allowed)
         simulated = _simulate(tracks, num_frames, cfg, rng)
         if simulated is None:
             continue
@@ -456,13 +499,13 @@ def make_video(index: int, cfg: DemoConfig):
         images, layouts = render_video(tracks, scene.pos, scene.visible, cfg.width, cfg.height)
         frames = _ground_truth_frames(scene, layouts, cfg)
         duration = round(num_frames / cfg.fps, 4)
-        segments = _segments(units, frames, tracks, duration, cfg.fps, rng)
+        segments = _segments(units, frames, tracks, duration, cfg.fps, rng, splits.WORDING[split], relation_allowed)
         if len(segments) >= 2:
             break
     video_id = video_id_of(index)
     truth = {
-        "video_id": video_id, "fps": cfg.fps, "width": cfg.width, "height": cfg.height, "num_frames": num_frames,
-        "duration": duration,
+        "video_id": video_id, "split": split, "fps": cfg.fps, "width": cfg.width, "height": cfg.height,
+        "num_frames": num_frames, "duration": duration,
         "tracks": [{key: t[key] for key in ("track_id", "shape", "color", "class_id", "class_name")} for t in tracks],
         "frames": frames,
         "segments": [{key: s[key] for key in ("start", "end", "caption", "order", "events")} for s in segments],
@@ -491,43 +534,50 @@ def generate(out: str | Path, cfg: DemoConfig = DemoConfig(), detection: bool = 
         raise ValueError(f"num_videos is {cfg.num_videos}; the demo needs >= 2 videos (one train, one val).")
     if not 0 < cfg.val_fraction < 1:
         raise ValueError(f"val_fraction is {cfg.val_fraction}; expected a fraction strictly between 0 and 1.")
+    split_of = video_splits(cfg)
+    held = held_out_compositions(cfg)
     out = Path(out)
     (out / demo_layout.VIDEOS).mkdir(parents=True, exist_ok=True)
     (out / demo_layout.GROUND_TRUTH).mkdir(exist_ok=True)
-    num_val = min(max(1, round(cfg.num_videos * cfg.val_fraction)), cfg.num_videos - 1)
-    num_train = cfg.num_videos - num_val
     annotations = {"train": {}, "val": {}}
     compositional = []
     started = time.time()
-    for index in range(cfg.num_videos):
-        split = "train" if index < num_train else "val"
-        truth, images, negatives = make_video(index, cfg)
+    for index, split in enumerate(split_of):
+        truth, images, negatives = make_video(index, cfg, split)
         video_id = truth["video_id"]
         write_video(demo_layout.video_path(out, video_id), images, cfg.fps)
         _write_json(demo_layout.ground_truth_path(out, video_id), truth, indent=None)
-        annotations[split][video_id] = {
+        annotations["train" if split == splits.TRAIN else "val"][video_id] = {
             "duration": truth["duration"],
             "timestamps": [[s["start"], s["end"]] for s in truth["segments"]],
             "sentences": [s["caption"] for s in truth["segments"]],
+            "split": split,
         }
-        if split == "val":
+        if split != splits.TRAIN:
             for i, (segment, negs) in enumerate(zip(truth["segments"], negatives)):
                 compositional.append({"sample_id": make_sample_id(video_id, i), "video_id": video_id,
-                                      "segment_index": i, "caption": segment["caption"], "negatives": negs})
+                                      "segment_index": i, "split": split, "caption": segment["caption"],
+                                      "negatives": negs})
         if verbose and ((index + 1) % 10 == 0 or index + 1 == cfg.num_videos):
             print(f"[demo] {index + 1}/{cfg.num_videos} videos ({time.time() - started:.1f}s)", flush=True)
     for split, name in demo_layout.SPLIT_FILES.items():
         _write_json(out / name, annotations[split])
     _write_json(out / demo_layout.COMPOSITIONAL, compositional)
-    _write_json(out / demo_layout.SETTINGS, {"version": VERSION, **asdict(cfg), "num_train": num_train,
-                                             "num_val": num_val, "classes": list(SHAPES), "colors": COLORS,
-                                             "background": BACKGROUND, "fourcc": FOURCC})
+    sizes = {split: split_of.count(split) for split in splits.SPLITS}
+    _write_json(out / demo_layout.SPLITS, {"sizes": sizes, "wording": splits.WORDING, "held_out": held.to_json(),
+                                           "videos": {video_id_of(i): split for i, split in enumerate(split_of)}})
+    _write_json(out / demo_layout.SETTINGS, {"version": VERSION, **asdict(cfg), "num_train": sizes[splits.TRAIN],
+                                             "num_val": cfg.num_videos - sizes[splits.TRAIN], "splits": sizes,
+                                             "classes": list(SHAPES), "colors": COLORS, "background": BACKGROUND,
+                                             "fourcc": FOURCC})
     if detection:
         counts = export_yolo_dataset(out, out / demo_layout.DETECTION, every=cfg.detection_every, class_names=SHAPES)
         if verbose:
             print(f"[demo] detection/: {counts['train']} train and {counts['val']} val images", flush=True)
     if verbose:
-        print(f"[demo] wrote {out} in {time.time() - started:.1f}s", flush=True)
+        print(f"[demo] wrote {out} in {time.time() - started:.1f}s: {sizes}", flush=True)
+        print("[demo] caption words the DSG uses verbatim, per split:\n"
+              + splits.format_overlap(splits.dsg_word_overlap(out)), flush=True)
     return out
 
 
@@ -535,15 +585,22 @@ def main(argv: list[str] | None = None) -> None:
     defaults = DemoConfig()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="output folder (created)")
+    parser.add_argument("--benchmark", action="store_true",
+                        help=f"the benchmark's size: {BENCHMARK.num_videos} videos, split sizes {BENCHMARK.split_sizes}"
+                             " (the other size flags are ignored)")
     parser.add_argument("--num-videos", type=int, default=defaults.num_videos)
     parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
+    parser.add_argument("--split-sizes", type=int, nargs=3, metavar=("DEV", "HELDOUT_WORDING", "HELDOUT_COMPOSITION"),
+                        help="videos per evaluation split (the rest of --num-videos are train)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--detection-every", type=int, default=defaults.detection_every,
                         help="put every n-th frame into the YOLO dataset detection/")
     parser.add_argument("--no-detection", action="store_true", help="skip the YOLO dataset")
     args = parser.parse_args(argv)
-    cfg = DemoConfig(num_videos=args.num_videos, val_fraction=args.val_fraction, seed=args.seed,
-                     detection_every=args.detection_every)
+    sizes = BENCHMARK if args.benchmark else DemoConfig(
+        num_videos=args.num_videos, val_fraction=args.val_fraction,
+        split_sizes=tuple(args.split_sizes) if args.split_sizes else None)
+    cfg = replace(sizes, seed=args.seed, detection_every=args.detection_every)
     print(f"[demo] {cfg}", flush=True)
     generate(args.out, cfg, detection=not args.no_detection)
 

@@ -6,6 +6,7 @@ A demo folder is an ActivityNet Captions dataset (its train and val split files)
   ground_truth/{video_id}.json    per-frame boxes, tracks and relation triples of each video
   test_compositional.json         val captions with their hard negatives
   demo.json                       the generator's settings
+  splits.json                     each video's benchmark split (train, dev, heldout-wording, heldout-composition)
   detection/                      a YOLO dataset of frames (data.yaml, images/, labels/)
 `python -m pipeline.demo.generate --out DIR` writes one.
 """
@@ -21,6 +22,7 @@ VIDEOS = "videos"
 GROUND_TRUTH = "ground_truth"
 COMPOSITIONAL = "test_compositional.json"
 SETTINGS = "demo.json"
+SPLITS = "splits.json"
 DETECTION = "detection"
 
 

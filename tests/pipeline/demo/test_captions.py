@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.demo.captions import describe, is_true, negatives, render
-from pipeline.demo.generate import COLORS, DemoConfig, frame_relations, generate
+from pipeline.demo import lexicon
+from pipeline.demo.captions import PICK_KEYS, describe, is_true, negatives, render
+from pipeline.demo.generate import DemoConfig, frame_relations, generate
 
 TRACKS = [{"track_id": 0, "shape": "circle", "color": "red"}, {"track_id": 1, "shape": "square", "color": "blue"}]
 
@@ -36,13 +37,17 @@ BLUE_SQUARE = {"color": "blue", "shape": "square"}
 SPEC = {
     "clauses": [_clause("move", RED_CIRCLE, "moves left", adverb="slow"),
                 _clause("disappear", BLUE_SQUARE, "disappears")],
-    "order": "then", "template": "{a}, then {b}", "elide_repeats": False,
+    "order": "then", "template": "{a}, then {b}", "elide_repeats": False, "part": lexicon.TRAIN,
+    "picks": dict.fromkeys(PICK_KEYS, 0),
 }
+COLOR_WORDS = {w for table in lexicon.COLOR_WORDS.values() for words in table.values() for w in words}
 
 
 def test_render_and_truth_of_a_then_caption():
     frames = _frames([(-0.08, 0)] * 3 + [(0, 0)] * 3, square_until=4)
-    assert render(SPEC) == "The red circle slowly moves left, then the blue square disappears."
+    assert render(SPEC) == "The crimson disc slowly goes leftward, then the navy box fades out."
+    assert render({**SPEC, "part": lexicon.HELDOUT, "picks": dict.fromkeys(PICK_KEYS, 1)}) == (
+        "The scarlet coin sluggishly slips westward, then the turquoise slab dematerializes.")
     assert is_true(SPEC, frames, TRACKS)
     too_fast = _frames([(-0.3, 0)] * 3 + [(0, 0)] * 3, square_until=4)
     assert not is_true(SPEC, too_fast, TRACKS)  # "slowly" is checked against the true speed
@@ -52,10 +57,10 @@ def test_negatives_differ_in_one_respect_and_are_false():
     frames = _frames([(-0.08, 0)] * 3 + [(0, 0)] * 3, square_until=4)
     found = negatives(SPEC, frames, TRACKS, np.random.default_rng(0))
     assert {(n["kind"], n["caption"]) for n in found} == {
-        ("relation", "The red circle slowly moves right, then the blue square disappears."),
-        ("relation", "The red circle slowly moves left, then the blue square appears."),
-        ("attribute", "The blue circle slowly moves left, then the red square disappears."),
-        ("order", "The blue square disappears, then the red circle slowly moves left."),
+        ("relation", "The crimson disc slowly goes rightward, then the navy box fades out."),
+        ("relation", "The crimson disc slowly goes leftward, then the navy box arrives."),
+        ("attribute", "The navy disc slowly goes leftward, then the crimson box fades out."),
+        ("order", "The navy box fades out, then the crimson disc slowly goes leftward."),
     }
 
 
@@ -64,27 +69,26 @@ def test_a_negative_that_happens_to_be_true_is_dropped():
     frames = _frames([(0.08, 0)] * 2 + [(-0.08, 0)] * 3 + [(0, 0)], square_until=4)
     captions = [n["caption"] for n in negatives(SPEC, frames, TRACKS, np.random.default_rng(0))]
     assert is_true(SPEC, frames, TRACKS)
-    assert "The red circle slowly moves right, then the blue square disappears." not in captions
-    assert "The blue circle slowly moves left, then the red square disappears." in captions
+    assert "The crimson disc slowly goes rightward, then the navy box fades out." not in captions
+    assert "The navy disc slowly goes leftward, then the crimson box fades out." in captions
 
 
 def test_textual_order_decides_which_mention_keeps_its_colour():
     spec = {**SPEC, "template": "{b} after {a}", "elide_repeats": True,
             "clauses": [_clause("move", RED_CIRCLE, "moves left"),
                         _clause("approach", BLUE_SQUARE, "approaches", obj=RED_CIRCLE)]}
-    assert render(spec) == "The blue square approaches the red circle after the circle moves left."
+    assert render(spec) == "The navy box draws closer to the crimson disc after the disc goes leftward."
 
 
-def test_describe_keeps_only_true_modifiers():
+def test_describe_keeps_only_true_modifiers_and_no_horizontal_ones():
     frames = _frames([(-0.08, 0)] * 3 + [(0, 0)] * 3, square_until=4)
     event = {"type": "move", "subject": 0, "object": None, "predicate": "moves left", "speed": "slow",
              "start_frame": 0, "end_frame": 2}
     for seed in range(20):
         spec = describe([event], None, TRACKS, frames, frames, np.random.default_rng(seed))
         assert spec is not None and is_true(spec, frames, TRACKS)
-        modifier = spec["clauses"][0]["modifier"]
-        assert modifier is None or modifier == {"predicate": "left of", "object": BLUE_SQUARE,
-                                                "variant": modifier["variant"]}
+        # the circle is only left of the square, and "left of" has no wording the caption parser reads
+        assert spec["clauses"][0]["modifier"] is None
 
 
 @pytest.fixture(scope="module")
@@ -105,4 +109,4 @@ def test_every_val_segment_has_valid_negatives(val_demo):
             assert negative["caption"] != entry["caption"]
             if negative["kind"] == "attribute":  # only colour words change
                 pairs = list(zip(negative["caption"].split(), entry["caption"].split(), strict=True))
-                assert all(a == b or a.strip(".,") in COLORS for a, b in pairs)
+                assert all(a == b or a.strip(".,") in COLOR_WORDS for a, b in pairs)
