@@ -13,7 +13,7 @@ RUN ?= $(OUT)/runs/pretrain
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo build-graphs pretrain eval-dsg eval-tsg eval report detector test test-all bench lint clean
+.PHONY: help install demo build-graphs pretrain eval-dsg eval-tsg tsg-parser eval report detector test test-all bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ eval-dsg: install ## DSG quality against the demo ground truth: detection, track
 
 eval-tsg: install ## caption parser P/R/F1 on the FACTUAL dev set (../shared/eval)
 	$(PY) -m jobs.eval_tsg $(ARGS)
+
+tsg-parser: install ## train the learned caption parser on FACTUAL train, print its dev F1, write its weights
+	$(PY) jobs/train_tsg_parser.py $(ARGS)
 
 eval: install ## compositional retrieval benchmark and ablation table on the demo
 	$(PY) -m jobs.evaluate --data-root data/demo --out out/demo/eval $(ARGS)

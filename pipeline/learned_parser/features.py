@@ -23,6 +23,7 @@ class Candidate:
     task: str  # "compound" | "relation" | "attribute"
     node: int
     features: tuple[str, ...]
+    protected: bool = False  # a clause's own event ("they hit the ball"): renamed, never dropped
 
 
 def feature_ids(features, n_buckets: int) -> list[int]:
@@ -97,7 +98,8 @@ def relation_candidates(doc, tsg: dict) -> list[Candidate]:
                  f"n_subjects={_bucket(len(subjects))}", f"n_objects={_bucket(len(objects))}",
                  f"obj_garment_tag={o_head.tag_}|{pred}", f"subj_is_object_of_other={s_head.dep_}|{pred}"]
         feats += _token_features("pred", first) + _token_features("subj", s_head) + _token_features("obj", o_head)
-        out.append(Candidate("relation", i, tuple(feats + _caption_features(doc, tsg))))
+        own_event = first.pos_ in ("VERB", "AUX") and any(c.dep_ in ("nsubj", "nsubjpass") for c in first.children)
+        out.append(Candidate("relation", i, tuple(feats + _caption_features(doc, tsg)), protected=own_event))
     return out
 
 

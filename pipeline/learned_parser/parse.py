@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch
 
-from pipeline.learned_parser.features import (ATTRIBUTE_CLASSES, COMPOUND_CLASSES, RELATION_DROP, RELATION_KEEP,
-                                              candidates, feature_ids)
+from pipeline.learned_parser.features import (RELATION_DROP, RELATION_KEEP, candidates, feature_ids)
 from pipeline.learned_parser.model import HashedFeatureClassifier, pack
-from pipeline.learned_parser.repairs import repair_graph
-from pipeline.parse_captions import DEFAULT_MODEL, load_spacy, parse_doc
+from pipeline.learned_parser.repairs import (drop_inserted_tokens, main_subject, name_as_antecedent,
+                                             repaired_rule_graph, resolve_paragraph_subject)
+from pipeline.parse_captions import DEFAULT_MODEL, load_spacy
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "tsg_learned.pt"
 TASKS = ("compound", "relation", "attribute")
@@ -65,7 +65,7 @@ def decide(cands: list, probabilities: list, classes: dict, thresholds: dict) ->
             choice = "drop" if probs[names.index("drop")] > thresholds["attribute_drop"] else "keep"
         else:
             drop = names.index(RELATION_DROP)
-            if probs[drop] > thresholds["relation_drop"]:
+            if probs[drop] > thresholds["relation_drop"] and not cand.protected:
                 choice = RELATION_DROP
             else:
                 choice = names[max((i for i in range(len(names)) if i != drop), key=probs.__getitem__)]
@@ -123,12 +123,30 @@ class LearnedParser:
             out.append(apply_decisions(tsg, decide(cands, probs, self.classes, self.thresholds)))
         return out
 
-    def parse_docs(self, docs) -> list[dict]:
+    def parse_docs(self, docs, paragraph_ids: list | None = None) -> list[dict]:
+        """TSGs of parsed captions. Consecutive captions with the same paragraph id (the video of ActivityNet
+        sentences) form a paragraph: a pronoun opening one stands for the previous caption's subject."""
         docs = list(docs)
-        return self.refine(docs, [repair_graph(doc, parse_doc(doc, self.nlp)) for doc in docs])
+        if paragraph_ids is None or not any(p is not None for p in paragraph_ids):
+            repaired = [repaired_rule_graph(self.nlp, doc) for doc in docs]
+            parsed, graphs, inserted = ([r[k] for r in repaired] for k in range(3))
+            return [drop_inserted_tokens(g, c) for g, c in zip(self.refine(parsed, graphs), inserted)]
+        if len(paragraph_ids) != len(docs):
+            raise ValueError(f"parse_docs: {len(paragraph_ids)} paragraph ids for {len(docs)} captions; "
+                             "give one per caption (None for a caption on its own).")
+        out = []
+        for i, doc in enumerate(docs):
+            same = i > 0 and paragraph_ids[i] is not None and paragraph_ids[i] == paragraph_ids[i - 1]
+            antecedent = main_subject(out[-1]) if same else None
+            replaced, pronoun = resolve_paragraph_subject(self.nlp, doc, antecedent)
+            tsg = self.parse_docs([replaced])[0]
+            if pronoun is not None:
+                tsg = name_as_antecedent(tsg, doc, pronoun, antecedent)
+            out.append(tsg)
+        return out
 
     def parse_doc(self, doc) -> dict:
         return self.parse_docs([doc])[0]
 
-    def parse(self, captions: list[str], batch_size: int = 256) -> list[dict]:
-        return self.parse_docs(self.nlp.pipe(captions, batch_size=batch_size))
+    def parse(self, captions: list[str], paragraph_ids: list | None = None, batch_size: int = 256) -> list[dict]:
+        return self.parse_docs(self.nlp.pipe(captions, batch_size=batch_size), paragraph_ids)

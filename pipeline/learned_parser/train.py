@@ -20,7 +20,7 @@ from pipeline.learned_parser.features import (ATTRIBUTE_CLASSES, COMPOUND_CLASSE
                                               candidates, feature_ids)
 from pipeline.learned_parser.model import HashedFeatureClassifier, pack
 from pipeline.learned_parser.parse import DEFAULT_WEIGHTS, TASKS, apply_decisions, class_probabilities, decide
-from pipeline.learned_parser.repairs import repair_graph
+from pipeline.learned_parser.repairs import repaired_rule_graph
 from pipeline.learned_parser.tuples import (PhraseNormaliser, format_scores, gold_tuples, read_factual,
                                             record_tuples, score)
 from pipeline.parse_captions import DEFAULT_MODEL, load_spacy, parse_doc
@@ -68,7 +68,7 @@ def cached_split(nlp, csv_path: str, cache_dir: Path) -> tuple[list, list, list]
     else:
         graphs = [parse_doc(doc, nlp) for doc in docs]
         graphs_path.write_text(json.dumps(graphs))
-    return rows, docs, [repair_graph(doc, tsg) for doc, tsg in zip(docs, graphs)]
+    return rows, docs, graphs
 
 
 def _names(node: dict, norm) -> set:
@@ -153,6 +153,9 @@ def train(config: TrainConfig) -> dict:
     cache_dir = Path(config.cache_dir)
     train_rows, train_docs, train_graphs = cached_split(nlp, config.train_csv, cache_dir)
     dev_rows, dev_docs, dev_graphs = cached_split(nlp, config.dev_csv, cache_dir)
+    rules_dev_graphs = dev_graphs
+    train_docs, train_graphs, _ = zip(*(repaired_rule_graph(nlp, d, g) for d, g in zip(train_docs, train_graphs)))
+    dev_docs, dev_graphs, _ = zip(*(repaired_rule_graph(nlp, d, g) for d, g in zip(dev_docs, dev_graphs)))
     print(f"parses and rule graphs ready ({time.perf_counter() - start:.0f} s)", flush=True)
 
     labelled = {task: [] for task in TASKS}
@@ -179,7 +182,7 @@ def train(config: TrainConfig) -> dict:
     dev_gold = [gold_tuples(r["scene_graph"], norm) for r in dev_rows]
     thresholds, learned = choose_thresholds(classifiers, classes, config.n_buckets, dev_docs, dev_graphs, dev_gold,
                                             norm)
-    rules = score(dev_gold, graph_tuples(dev_graphs, norm))
+    rules = score(dev_gold, graph_tuples(rules_dev_graphs, norm))
     ours = score(dev_gold, graph_tuples(learned, norm))
     print(f"dev thresholds {thresholds}")
     print(format_scores(rules, "dev rules   "))

@@ -1,0 +1,28 @@
+"""Train the learned caption parser on FACTUAL train, choose its thresholds on dev, print dev P/R/F1 per kind.
+
+  python -m jobs.train_tsg_parser [--train-csv ../shared/eval/factual_sg_train.csv] [--dev-csv ...]
+Writes pipeline/learned_parser/weights/tsg_learned.pt; caches spaCy parses under --cache-dir (out/learned_parser).
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from jobs.cli import config_from_args, parser_for
+from pipeline.learned_parser.train import TrainConfig, train
+
+
+def main(argv=None) -> int:
+    config = config_from_args(TrainConfig, parser_for(TrainConfig, __doc__).parse_args(argv))
+    for name in ("train_csv", "dev_csv"):
+        if not Path(getattr(config, name)).is_file():
+            print(f"error: {name} '{getattr(config, name)}' not found — pass --{name.replace('_', '-')} with the "
+                  "path of the FACTUAL csv (../shared/eval/ beside the repo)", file=sys.stderr)
+            return 2
+    train(config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
