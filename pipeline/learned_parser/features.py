@@ -23,7 +23,9 @@ class Candidate:
     task: str  # "compound" | "relation" | "attribute"
     node: int
     features: tuple[str, ...]
-    protected: bool = False  # a clause's own event ("they hit the ball"): renamed, never dropped
+    # A clause's own event ("they hit the ball"): its predicate's first word. Such a relation is never dropped and
+    # is renamed only to a predicate with the same verb; region captions rarely show the sentences of a video.
+    clause_verb: str | None = None
 
 
 def feature_ids(features, n_buckets: int) -> list[int]:
@@ -98,8 +100,10 @@ def relation_candidates(doc, tsg: dict) -> list[Candidate]:
                  f"n_subjects={_bucket(len(subjects))}", f"n_objects={_bucket(len(objects))}",
                  f"obj_garment_tag={o_head.tag_}|{pred}", f"subj_is_object_of_other={s_head.dep_}|{pred}"]
         feats += _token_features("pred", first) + _token_features("subj", s_head) + _token_features("obj", o_head)
-        own_event = first.pos_ in ("VERB", "AUX") and any(c.dep_ in ("nsubj", "nsubjpass") for c in first.children)
-        out.append(Candidate("relation", i, tuple(feats + _caption_features(doc, tsg)), protected=own_event))
+        own_event = first.pos_ in ("VERB", "AUX") and (first.dep_ in ("pcomp", "advcl") or any(
+            c.dep_ in ("nsubj", "nsubjpass") for c in first.children))
+        out.append(Candidate("relation", i, tuple(feats + _caption_features(doc, tsg)),
+                             clause_verb=pred.split()[0] if own_event else None))
     return out
 
 

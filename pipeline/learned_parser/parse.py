@@ -65,10 +65,12 @@ def decide(cands: list, probabilities: list, classes: dict, thresholds: dict) ->
             choice = "drop" if probs[names.index("drop")] > thresholds["attribute_drop"] else "keep"
         else:
             drop = names.index(RELATION_DROP)
-            if probs[drop] > thresholds["relation_drop"] and not cand.protected:
+            if probs[drop] > thresholds["relation_drop"] and cand.clause_verb is None:
                 choice = RELATION_DROP
             else:
-                choice = names[max((i for i in range(len(names)) if i != drop), key=probs.__getitem__)]
+                allowed = [i for i, name in enumerate(names) if i != drop and (
+                    cand.clause_verb is None or name == RELATION_KEEP or name.split()[0] == cand.clause_verb)]
+                choice = names[max(allowed, key=probs.__getitem__)]
         if choice != RELATION_KEEP:
             decisions[(cand.task, cand.node)] = choice
     return decisions
