@@ -39,11 +39,11 @@ pretrain: install ## train Finsta on GRAPHS through `ray job submit` on a local 
 eval-dsg: install ## DSG quality against the demo ground truth: detection, tracking, relations
 	$(PY) -m jobs.eval_dsg --data-root data/demo $(ARGS)
 
-eval-tsg: install ## caption parser P/R/F1 on the FACTUAL dev set (../shared/eval)
+eval-tsg: install ## caption parsers (rules, learned) P/R/F1 per kind on the FACTUAL dev set (../shared/eval)
 	$(PY) -m jobs.eval_tsg $(ARGS)
 
 tsg-parser: install ## train the learned caption parser on FACTUAL train, print its dev F1, write its weights
-	$(PY) jobs/train_tsg_parser.py $(ARGS)
+	$(PY) -m jobs.train_tsg_parser $(ARGS)
 
 eval: install ## compositional retrieval benchmark and ablation table on the demo
 	$(PY) -m jobs.evaluate --data-root data/demo --out out/demo/eval $(ARGS)

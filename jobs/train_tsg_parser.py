@@ -1,16 +1,14 @@
 """Train the learned caption parser on FACTUAL train, choose its thresholds on dev, print dev P/R/F1 per kind.
 
   python -m jobs.train_tsg_parser [--train-csv ../shared/eval/factual_sg_train.csv] [--dev-csv ...]
-Writes pipeline/learned_parser/weights/tsg_learned.pt; caches spaCy parses under --cache-dir (out/learned_parser).
+Writes pipeline/caption_model/weights/tsg_learned.pt; caches spaCy parses under --cache-dir (out/caption_model).
 """
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from jobs.cli import config_from_args, parser_for
-from pipeline.learned_parser.train import TrainConfig, train
+from pipeline.caption_model.train import TrainConfig, train
 
 
 def main(argv=None) -> int:

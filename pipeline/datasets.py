@@ -16,10 +16,16 @@ VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".m
 ACTIVITYNET_SPLITS = {"train": "train.json", "val": "val_1.json", "val_2": "val_2.json"}
 
 
-def sample_row(sample_id, video_id, split, video_path, start, end, caption, error=None) -> dict:
+def caption_text(caption) -> str:
+    return caption if isinstance(caption, str) else repr(caption)
+
+
+def sample_row(sample_id, video_id, split, video_path, start, end, caption, error=None,
+               previous_captions=None) -> dict:
     return {
         "sample_id": sample_id, "video_id": video_id, "split": split, "video_path": str(video_path),
-        "start": float(start), "end": float(end), "caption": caption if isinstance(caption, str) else repr(caption),
+        "start": float(start), "end": float(end), "caption": caption_text(caption),
+        "previous_captions": None if previous_captions is None else [caption_text(c) for c in previous_captions],
         "status": STATUS_ERROR if error else STATUS_OK, "error_message": error,
     }
 
@@ -56,7 +62,10 @@ def find_annotation(data_root: Path, name: str) -> Path:
 
 
 def read_activitynet(data_root: str | Path, splits=("train", "val")) -> list[dict]:
-    """ActivityNet Captions: {video_id: {duration, timestamps, sentences}} per split file; videos found by id."""
+    """ActivityNet Captions: {video_id: {duration, timestamps, sentences}} per split file; videos found by id.
+
+    A video's sentences are one paragraph: each row carries the sentences before it (previous_captions).
+    """
     data_root = Path(data_root)
     videos = index_videos(data_root)
     rows = []
@@ -80,7 +89,7 @@ def read_activitynet(data_root: str | Path, splits=("train", "val")) -> list[dic
                                       and 0 <= start < end):
                     error = f"video '{video_id}' segment {i}: timestamps {times} are not [start, end] with start < end"
                 rows.append(sample_row(make_sample_id(id_prefix, i), video_id, split, path or video_id, start, end,
-                                       sentence, error))
+                                       sentence, error, previous_captions=sentences[:i]))
     return rows
 
 

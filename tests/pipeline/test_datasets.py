@@ -30,6 +30,7 @@ def test_activitynet_reads_segments_and_finds_videos_by_id(tmp_path):
     assert [r["sample_id"] for r in rows] == ["v_abc#0", "v_abc#1", "v_def#0", "v_missing#0", "v_bad#0", "v_val#0"]
     assert by_id["v_abc#1"]["start"] == 3.0 and by_id["v_abc#1"]["end"] == 9.5
     assert by_id["v_abc#1"]["caption"] == "He jumps." and by_id["v_abc#1"]["split"] == "train"
+    assert by_id["v_abc#0"]["previous_captions"] == [] and by_id["v_abc#1"]["previous_captions"] == ["A man runs."]
     assert by_id["v_def#0"]["video_path"].endswith("def.mkv")
     assert by_id["v_abc#0"]["video_path"] == str(tmp_path / "videos" / "v_abc.mp4")
     assert by_id["v_missing#0"]["status"] == "error" and "not found" in by_id["v_missing#0"]["error_message"]
@@ -55,6 +56,7 @@ def test_msrvtt_reads_captions_with_csv_splits(tmp_path):
     assert [(r["sample_id"], r["split"], r["caption"]) for r in rows] == [
         ("video0#0", "train", "a cat"), ("video0#1", "train", "a kitten"), ("video1#0", "test", "a car")]
     assert all(r["start"] == 0.0 and math.isinf(r["end"]) and r["status"] == "ok" for r in rows)
+    assert all(r["previous_captions"] is None for r in rows)  # 20 annotators' captions, not one paragraph
 
 
 def test_generic_refuses_paths_outside_the_data_root(tmp_path):

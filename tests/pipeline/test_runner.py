@@ -206,3 +206,26 @@ def test_build_graphs_with_a_relation_head_uses_it(tmp_path):
     assert pair_predicates(tmp_path / "rules") - {"touching"}
     assert pair_predicates(tmp_path / "head", str(tmp_path / "head.pt")) == {"touching"}
     assert manifest.read(tmp_path / "head")["pipeline_config"]["relation_head_sha256"]
+
+
+def test_caption_parser_setting_reaches_the_stage_and_a_resume_sees_it(tmp_path):
+    import dataclasses
+    import inspect
+
+    from pipeline.parse_captions import CaptionParser
+    from pipeline.runner import check_resume_settings, run_settings, stage_kwargs
+
+    config = BuildGraphsConfig(dataset="demo", data_root=str(tmp_path), out=str(tmp_path), caption_parser="rules")
+    tsg_kwargs, _ = stage_kwargs(config, layout.WEIGHTS, "cpu", 160, None)
+    assert tsg_kwargs["parser"] == "rules" and set(tsg_kwargs) <= set(inspect.signature(CaptionParser).parameters)
+    rules = run_settings(config, layout.WEIGHTS, 160, None)
+    learned = run_settings(dataclasses.replace(config, caption_parser="learned"), layout.WEIGHTS, 160, None)
+    assert rules["caption_parser_sha256"] is None and learned["caption_parser_sha256"]
+    before_the_setting = {k: v for k, v in rules.items() if not k.startswith("caption_parser")}
+    for written in (rules, before_the_setting):  # shards built with the rules, then by a build-graphs of today
+        (tmp_path / "manifest.json").write_text(json.dumps({"shards": [{}], "pipeline_config": written}))
+        check_resume_settings(tmp_path, rules)
+        with pytest.raises(ValueError, match="caption_parser"):
+            check_resume_settings(tmp_path, learned)
+    with pytest.raises(ValueError, match="--caption-parser 'spacy' is not one of"):
+        run_settings(dataclasses.replace(config, caption_parser="spacy"), layout.WEIGHTS, 160, None)

@@ -8,7 +8,26 @@ import csv
 import re
 from pathlib import Path
 
+from pipeline.parse_captions import to_json_record
+
 KINDS = ("obj", "attr", "rel")
+# FACTUAL's splits and scorer, in the shared folder beside the repository.
+FACTUAL_DIR = Path(__file__).resolve().parents[3] / "shared" / "eval"
+FACTUAL_TRAIN = FACTUAL_DIR / "factual_sg_train.csv"
+FACTUAL_DEV = FACTUAL_DIR / "factual_sg_dev.csv"
+
+
+def scorer_record(tsg: dict) -> dict:
+    """The scorer's keys, objects named as the caption writes them (the scorer lemmatises both sides itself).
+
+    An event without an object ("the square disappears") has no triple to score and is left out.
+    """
+    record = to_json_record(tsg, object_names="text")
+    return {
+        "objects": record["objects"],
+        "attributes": record["attributes"],
+        "relations": [r for r in record["relations"] if r[2] is not None],
+    }
 
 
 class PhraseNormaliser:

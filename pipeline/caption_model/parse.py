@@ -2,9 +2,10 @@
 
     parser = LearnedParser()                       # loads spaCy and weights/tsg_learned.pt
     graphs = parser.parse(["a laptop computer on the desk"])   # [{"nodes": [...], "edges": [...]}]
-    tsg = parser.parse_doc(doc)                    # drop-in for pipeline.parse_captions.parse_doc(doc, nlp)
+    tsg = parser.parse_doc(doc)                    # drop-in for pipeline.caption_rules.parse.parse_doc(doc, nlp)
+    parser.parse(["They hit the ball."], previous_captions=[["Two girls stand on a court."]])
 
-Graphs have exactly the structure of pipeline.parse_captions.parse_doc (schemas/tsg.py nodes and edges).
+Graphs have exactly the structure of the rules' parse_doc (schemas/tsg.py nodes and edges).
 """
 
 import copy
@@ -12,13 +13,19 @@ from pathlib import Path
 
 import torch
 
-from pipeline.learned_parser.features import (RELATION_DROP, RELATION_KEEP, candidates, feature_ids)
-from pipeline.learned_parser.model import HashedFeatureClassifier, pack
-from pipeline.learned_parser.repairs import (drop_inserted_tokens, main_subject, name_as_antecedent,
-                                             repaired_rule_graph, resolve_paragraph_subject)
-from pipeline.parse_captions import DEFAULT_MODEL, load_spacy
+from pipeline.caption_model import DEFAULT_WEIGHTS
+from pipeline.caption_model.features import RELATION_DROP, RELATION_KEEP, candidates, feature_ids
+from pipeline.caption_model.model import HashedFeatureClassifier, pack
+from pipeline.caption_model.repairs import (
+    drop_inserted_tokens,
+    main_subject,
+    name_as_antecedent,
+    paragraph_pronoun,
+    repaired_rule_graph,
+    resolve_paragraph_subject,
+)
+from pipeline.caption_rules.parse import DEFAULT_MODEL, load_spacy
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "tsg_learned.pt"
 TASKS = ("compound", "relation", "attribute")
 
 
@@ -125,30 +132,42 @@ class LearnedParser:
             out.append(apply_decisions(tsg, decide(cands, probs, self.classes, self.thresholds)))
         return out
 
-    def parse_docs(self, docs, paragraph_ids: list | None = None) -> list[dict]:
-        """TSGs of parsed captions. Consecutive captions with the same paragraph id (the video of ActivityNet
-        sentences) form a paragraph: a pronoun opening one stands for the previous caption's subject."""
+    def parse_alone(self, docs) -> list[dict]:
+        """TSGs of parsed captions, each on its own."""
+        repaired = [repaired_rule_graph(self.nlp, doc) for doc in docs]
+        parsed, graphs, inserted = ([r[k] for r in repaired] for k in range(3))
+        return [drop_inserted_tokens(g, c) for g, c in zip(self.refine(parsed, graphs), inserted)]
+
+    def parse_with_antecedent(self, doc, antecedent: dict | None) -> dict:
+        """The TSG of `doc`, a pronoun subject opening it ("They hit the ball") named as `antecedent`."""
+        replaced, pronoun = resolve_paragraph_subject(self.nlp, doc, antecedent)
+        tsg = self.parse_alone([replaced])[0]
+        return tsg if pronoun is None else name_as_antecedent(tsg, doc, pronoun, antecedent)
+
+    def paragraph_subject(self, captions: list[str]) -> dict | None:
+        """The object node a paragraph `captions` is about at its end: the subject of its last caption that does
+        not open with a pronoun (one that does goes on about the same subject); None when there is none."""
+        docs = list(self.nlp.pipe(captions))
+        named = [doc for doc in docs if paragraph_pronoun(doc) is None]
+        return main_subject(self.parse_alone(named[-1:])[0]) if named else None
+
+    def parse_docs(self, docs, previous_captions: list | None = None) -> list[dict]:
+        """TSGs of parsed captions. `previous_captions[i]`: the captions before caption i in its paragraph (the
+        earlier sentences of its video, in order), or None; a pronoun subject opening caption i stands for the
+        subject of the caption before it. Each graph depends on its own row only, however rows are batched."""
         docs = list(docs)
-        if paragraph_ids is None or not any(p is not None for p in paragraph_ids):
-            repaired = [repaired_rule_graph(self.nlp, doc) for doc in docs]
-            parsed, graphs, inserted = ([r[k] for r in repaired] for k in range(3))
-            return [drop_inserted_tokens(g, c) for g, c in zip(self.refine(parsed, graphs), inserted)]
-        if len(paragraph_ids) != len(docs):
-            raise ValueError(f"parse_docs: {len(paragraph_ids)} paragraph ids for {len(docs)} captions; "
-                             "give one per caption (None for a caption on its own).")
-        out = []
+        if previous_captions is not None and len(previous_captions) != len(docs):
+            raise ValueError(f"parse_docs: {len(previous_captions)} previous_captions for {len(docs)} captions; "
+                             "give one list per caption (None for a caption on its own).")
+        out = self.parse_alone(docs)
         for i, doc in enumerate(docs):
-            same = i > 0 and paragraph_ids[i] is not None and paragraph_ids[i] == paragraph_ids[i - 1]
-            antecedent = main_subject(out[-1]) if same else None
-            replaced, pronoun = resolve_paragraph_subject(self.nlp, doc, antecedent)
-            tsg = self.parse_docs([replaced])[0]
-            if pronoun is not None:
-                tsg = name_as_antecedent(tsg, doc, pronoun, antecedent)
-            out.append(tsg)
+            earlier = previous_captions[i] if previous_captions is not None else None
+            if earlier is not None and len(earlier) and paragraph_pronoun(doc) is not None:
+                out[i] = self.parse_with_antecedent(doc, self.paragraph_subject([str(c) for c in earlier]))
         return out
 
     def parse_doc(self, doc) -> dict:
-        return self.parse_docs([doc])[0]
+        return self.parse_alone([doc])[0]
 
-    def parse(self, captions: list[str], paragraph_ids: list | None = None, batch_size: int = 256) -> list[dict]:
-        return self.parse_docs(self.nlp.pipe(captions, batch_size=batch_size), paragraph_ids)
+    def parse(self, captions: list[str], previous_captions: list | None = None, batch_size: int = 256) -> list[dict]:
+        return self.parse_docs(self.nlp.pipe(captions, batch_size=batch_size), previous_captions)

@@ -12,7 +12,8 @@
 
 from spacy.tokens import Doc
 
-from pipeline.parse_captions import PERSON_NOUNS, parse_doc
+from pipeline.caption_rules.parse import parse_doc
+from pipeline.caption_rules.words import PERSON_NOUNS
 
 CLAUSE_MARKERS = {"before": "after_main", "after": "before_main", "while": "while", "by": "while"}
 SUBJECT_PRONOUNS = {"they", "he", "she"}

@@ -15,27 +15,40 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pipeline.eval_tsg import scorer_record
-from pipeline.learned_parser.features import (ATTRIBUTE_CLASSES, COMPOUND_CLASSES, RELATION_DROP, RELATION_KEEP,
-                                              candidates, feature_ids)
-from pipeline.learned_parser.model import HashedFeatureClassifier, pack
-from pipeline.learned_parser.parse import DEFAULT_WEIGHTS, TASKS, apply_decisions, class_probabilities, decide
-from pipeline.learned_parser.repairs import repaired_rule_graph
-from pipeline.learned_parser.tuples import (PhraseNormaliser, format_scores, gold_tuples, read_factual,
-                                            record_tuples, score)
-from pipeline.parse_captions import DEFAULT_MODEL, load_spacy, parse_doc
-
-SHARED_EVAL = Path(__file__).resolve().parents[2].parent / "shared" / "eval"
+from pipeline.caption_model import DEFAULT_WEIGHTS
+from pipeline.caption_model.features import (
+    ATTRIBUTE_CLASSES,
+    COMPOUND_CLASSES,
+    RELATION_DROP,
+    RELATION_KEEP,
+    candidates,
+    feature_ids,
+)
+from pipeline.caption_model.model import HashedFeatureClassifier, pack
+from pipeline.caption_model.parse import TASKS, apply_decisions, class_probabilities, decide
+from pipeline.caption_model.repairs import repaired_rule_graph
+from pipeline.caption_model.tuples import (
+    FACTUAL_DEV,
+    FACTUAL_TRAIN,
+    PhraseNormaliser,
+    format_scores,
+    gold_tuples,
+    read_factual,
+    record_tuples,
+    score,
+    scorer_record,
+)
+from pipeline.caption_rules.parse import DEFAULT_MODEL, load_spacy, parse_doc
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    train_csv: str = field(default=str(SHARED_EVAL / "factual_sg_train.csv"),
+    train_csv: str = field(default=str(FACTUAL_TRAIN),
                            metadata={"help": "FACTUAL train split (caption, scene_graph): the only training data"})
-    dev_csv: str = field(default=str(SHARED_EVAL / "factual_sg_dev.csv"),
+    dev_csv: str = field(default=str(FACTUAL_DEV),
                          metadata={"help": "FACTUAL dev split: thresholds and epochs are chosen here"})
     weights: str = field(default=str(DEFAULT_WEIGHTS), metadata={"help": "where to write the weights (.pt)"})
-    cache_dir: str = field(default="out/learned_parser", metadata={"help": "cached spaCy parses and rule graphs"})
+    cache_dir: str = field(default="out/caption_model", metadata={"help": "cached spaCy parses and rule graphs"})
     spacy_model: str = field(default=DEFAULT_MODEL, metadata={"help": "spaCy pipeline the features come from"})
     n_buckets: int = field(default=1 << 16, metadata={"help": "feature hash buckets per decision"})
     dim: int = field(default=32, metadata={"help": "hidden width of each classifier"})

@@ -1,10 +1,11 @@
 import pytest
 
-from pipeline.learned_parser.features import Candidate
-from pipeline.learned_parser.parse import LearnedParser, apply_decisions, decide
-from pipeline.learned_parser.repairs import drop_inserted_tokens
-from pipeline.learned_parser.tuples import score
-from pipeline.parse_captions import parse_caption, to_json_record
+from pipeline.caption_model.features import Candidate
+from pipeline.caption_model.parse import LearnedParser, apply_decisions, decide
+from pipeline.caption_model.repairs import drop_inserted_tokens
+from pipeline.caption_model.tuples import score
+from pipeline.caption_rules.parse import parse_caption
+from pipeline.parse_captions import to_json_record
 
 
 @pytest.fixture(scope="module")
@@ -16,9 +17,8 @@ def rules(learned, caption):
     return to_json_record(parse_caption(learned.nlp, caption))
 
 
-def parsed(learned, *captions, paragraph=None):
-    ids = [paragraph] * len(captions) if paragraph else None
-    return [to_json_record(g) for g in learned.parse(list(captions), paragraph_ids=ids)]
+def parsed(learned, *captions, previous=None):
+    return [to_json_record(g) for g in learned.parse(list(captions), previous_captions=previous)]
 
 
 def test_graphs_have_the_rules_structure(learned):
@@ -46,11 +46,17 @@ def test_rules_resolve_pronoun_across_captions(learned):
 
 
 def test_pronoun_subject_is_the_previous_sentence_subject_in_a_paragraph(learned):
-    first, second = parsed(learned, "Two girls stand on a tennis court.", "They hit the ball back and forth quickly.",
-                           paragraph="v_1")
+    second = parsed(learned, "They hit the ball back and forth quickly.",
+                    previous=[["Two girls stand on a tennis court."]])[0]
     assert ["girl", "hit", "ball"] in second["relations"] and [0, "quickly"] in second["modifiers"]
     alone = parsed(learned, "They hit the ball back and forth quickly.")[0]
     assert alone["relations"] == []
+
+
+def test_pronouns_followed_back_through_the_paragraph(learned):
+    third = parsed(learned, "They run to the net.", previous=[["Two girls stand on a tennis court.",
+                                                               "They hit the ball back and forth quickly."]])[0]
+    assert ["girl", "run to", "net"] in third["relations"]
 
 
 def test_pronoun_subject_within_one_caption(learned):
