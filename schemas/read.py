@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from schemas import dsg, manifest, tsg
@@ -75,7 +74,7 @@ def read_graphs(path, split: str | None = None, columns: list[str] | None = None
     unknown = [c for c in wanted if c not in joined_columns()]
     if unknown:
         raise ValueError(f"read_graphs: unknown columns {unknown}; the joined table has {joined_columns()}.")
-    row_filter = pc.field("split") == split if split is not None else None
+    row_filter = ds.field("split") == split if split is not None else None
     parts = {}
     for name, module in (("tsg", tsg), ("dsg", dsg)):
         own = [c for c in module.SCHEMA.names if c in KEY_COLUMNS or joined_name(name, c) in wanted]
