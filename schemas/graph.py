@@ -61,17 +61,17 @@ def to_networkx(row, table: str | None = None):
     if table == "tsg":
         for i, node in enumerate(row["nodes"] or []):
             graph.add_node(i, **node)
-        for edge in row["edges"] or []:
+        for edge in row.get("edges") or []:
             graph.add_edge(edge["source"], edge["target"], kind=edge["kind"])
     else:
         for i, obj in enumerate(row["objects"] or []):
             graph.add_node(i, **obj, unary=[])
-        for rel in row["relations"] or []:
+        for rel in row.get("relations") or []:
             if rel["object"] is None:
                 graph.nodes[rel["subject"]]["unary"].append(rel["predicate"])
             else:
                 graph.add_edge(rel["subject"], rel["object"], kind="relation", predicate=rel["predicate"],
                                score=rel["score"], frame=rel["frame"])
-        for link in row["temporal_links"] or []:
+        for link in row.get("temporal_links") or []:
             graph.add_edge(link["source"], link["target"], kind="temporal")
     return graph
