@@ -148,7 +148,8 @@ def statistics_html(graphs: Path, images: Path) -> str:
                ["keyframes per track (mean)", round(mean(stats["track_lengths"]), 2)],
                ["nodes per TSG (mean)", round(mean(stats["tsg_nodes"]), 2)]]
     parts = ["<h2>Rows by status</h2>", table_html(["table", "split", "ok", "error"], counts),
-             "<h2>Dataset statistics</h2><p>Over the rows with status ok.</p>", table_html(["quantity", "value"], summary),
+             "<h2>Dataset statistics</h2><p>Over the rows with status ok.</p>",
+             table_html(["quantity", "value"], summary),
              "<p><img src='images/statistics.png' alt='dataset histograms'></p>", "<h2>Error causes by split</h2>"]
     if stats["errors"]:
         rows = [[name, split, cause, n, stats["examples"][(name, split, cause)]]

@@ -54,7 +54,7 @@ def dataset_statistics(graphs: pa.Table) -> dict[str, Counter]:
 
 
 def bars(axes, counts: Counter, title: str, top: int | None = None, numeric: bool = False) -> None:
-    """A bar chart of `counts` on `axes`: by value for a numeric histogram, else the `top` most common, largest on top."""
+    """A bar chart of `counts` on `axes`: by value for a numeric histogram, else the `top` most common on top."""
     if not counts:
         axes.text(0.5, 0.5, "none", ha="center", va="center", transform=axes.transAxes)
     elif numeric:
