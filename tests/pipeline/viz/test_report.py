@@ -100,16 +100,16 @@ def test_dataset_statistics_count_what_the_rows_hold(tmp_path):
     dsg_rows = dsg_table.to_pylist()
     dsg_rows[2]["objects"].append({"frame": 1, "track_id": 2, "class_id": 1, "class_name": "square", "score": 0.5,
                                    "box": [0.0, 0.0, 0.1, 0.1], "attributes": []})
-    dsg_rows[2]["split"] = tsg_table.to_pylist()[2]["split"]
+    dsg_rows[0]["objects"] = dsg_rows[0]["objects"][:1]  # keyframe 1 of a#0 shows nothing
     graphs = pa.Table.from_pylist([{**t, **{k: v for k, v in d.items() if k not in ("status", "error_message")},
                                     "tsg_status": t["status"], "tsg_error_message": t["error_message"],
                                     "dsg_status": d["status"], "dsg_error_message": d["error_message"]}
                                    for t, d in zip(tsg_table.to_pylist(), dsg_rows)])
     stats = dataset_statistics(graphs)
-    assert stats["classes"] == {"circle": 4, "square": 1}
+    assert stats["classes"] == {"circle": 3, "square": 1}
     assert stats["track_classes"] == {"circle": 2, "square": 1}
-    assert stats["objects_per_keyframe"] == {1: 3, 2: 1}  # two ok rows x two keyframes
-    assert stats["track_lengths"] == {2: 2, 1: 1}
+    assert stats["objects_per_keyframe"] == {0: 1, 1: 2, 2: 1}  # two ok rows x two keyframes
+    assert stats["track_lengths"] == {1: 2, 2: 1}
     assert stats["tsg_nodes"] == {2: 3} and stats["dsg_predicates"] == {"moves right": 2}
     [(key, count)] = stats["errors"].items()
     assert key[:2] == ("DSG", "val") and count == 1 and "video file not found" in key[2]
