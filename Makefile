@@ -11,6 +11,7 @@ OUT ?= out/$(DATASET)
 GRAPHS ?= $(OUT)/graphs
 RUN ?= $(OUT)/runs/pretrain
 ARGS ?=
+GOLD ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo build-graphs pretrain eval-dsg eval-tsg tsg-parser eval report detector test test-all bench lint clean
@@ -39,8 +40,8 @@ pretrain: install ## train Finsta on GRAPHS through `ray job submit` on a local 
 eval-dsg: install ## DSG quality against the demo ground truth: detection, tracking, relations
 	$(PY) -m jobs.eval_dsg --data-root data/demo $(ARGS)
 
-eval-tsg: install ## caption parsers (rules, learned) P/R/F1 per kind on the FACTUAL dev set (../shared/eval)
-	$(PY) -m jobs.eval_tsg $(ARGS)
+eval-tsg: install ## caption parsers (rules, learned) P/R/F1 per kind on a FACTUAL csv: make eval-tsg GOLD=factual_sg_dev.csv (README: eval-tsg)
+	$(PY) -m jobs.eval_tsg $(if $(GOLD),--gold $(GOLD)) $(ARGS)
 
 tsg-parser: install ## train the learned caption parser on FACTUAL train, print its dev F1, write its weights
 	$(PY) -m jobs.train_tsg_parser $(ARGS)

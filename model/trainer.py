@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from tensorboardX import SummaryWriter
 from torch import nn
 
 from model import checkpoint
@@ -144,6 +145,14 @@ def train_step(module: nn.Module, optimizer, scaler, text, video, config: TrainC
     return terms
 
 
+def mirror_to_tensorboard(board, metrics: dict) -> None:
+    """One metrics.jsonl line as TensorBoard scalars at its step (`board`: a tensorboardX SummaryWriter whose event
+    file sits beside metrics.jsonl; it writes every flush_secs and on close)."""
+    for key, value in metrics.items():
+        if key != "step":
+            board.add_scalar(key, value, metrics["step"])
+
+
 def train_loop(loop_config: dict) -> None:
     """Runs on every Ray Train worker."""
     import ray.train
@@ -190,6 +199,7 @@ def train_loop(loop_config: dict) -> None:
 
     metrics_log = Path(config.run_dir) / config.name / "metrics.jsonl"
     metrics_log.parent.mkdir(parents=True, exist_ok=True)
+    board = SummaryWriter(str(metrics_log.parent), flush_secs=10) if rank == 0 else None
     done = bool(config.max_steps) and step >= config.max_steps
     batch_in_epoch = skip_batches
     while epoch < config.epochs and not done:
@@ -214,6 +224,7 @@ def train_loop(loop_config: dict) -> None:
                                                                  if k not in ("step", "epoch")), flush=True)
                 with metrics_log.open("a") as f:
                     f.write(json.dumps(metrics) + "\n")
+                mirror_to_tensorboard(board, metrics)
             done = bool(config.max_steps) and step >= config.max_steps
             if done or step % config.checkpoint_every == 0:
                 report(metrics, batch_in_epoch)
@@ -226,6 +237,7 @@ def train_loop(loop_config: dict) -> None:
 
     results = {}
     if rank == 0:
+        board.close()
         eval_stream = stream(config, config.eval_split, shuffle=False)
         results = retrieval(model, loader(eval_stream, config.batch_size), device)
         print(format_retrieval(results), flush=True)

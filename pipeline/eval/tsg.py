@@ -65,8 +65,10 @@ def evaluate(gold: str | Path, pred: str | Path, model: str = DEFAULT_MODEL, sco
     if parser not in PARSERS + ("both",):
         raise ValueError(f"parser '{parser}' is not one of {', '.join(PARSERS)} or both.")
     if not gold_csv.is_file():
-        raise FileNotFoundError(f"gold scene graphs '{gold_csv}' not found; expected a FACTUAL csv with a "
-                                "'caption' column, e.g. ../shared/eval/factual_sg_dev.csv.")
+        raise FileNotFoundError(f"gold scene graphs '{gold_csv}' not found; expected a FACTUAL scene-graph csv "
+                                "(columns image_id, region_id, caption, scene_graph; the README's 'Looking at the "
+                                "results' describes the format) with its scorer tsg_score.py beside it: "
+                                "make eval-tsg GOLD=path/to/factual_sg_dev.csv.")
     scorer = Path(scorer) if scorer else gold_csv.parent / "tsg_score.py"
     if not scorer.is_file():
         raise FileNotFoundError(f"scorer '{scorer}' not found; pass --scorer with the path of tsg_score.py.")

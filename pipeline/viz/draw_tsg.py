@@ -1,6 +1,6 @@
 """Draw one TSG row (schemas/tsg.py) as a PNG: nodes coloured by kind, edges labelled by kind.
 
-    python -m pipeline.viz.draw_tsg out.png "a man quickly hands a red cup to a woman"
+    .venv/bin/python -m pipeline.viz.draw_tsg out.png "a man quickly hands a red cup to a woman"
 """
 
 import argparse

@@ -15,7 +15,7 @@ import torch
 from model import checkpoint
 from model.checkpoint import STATE_FILE
 from model.finsta import FinstaConfig
-from model.trainer import TrainConfig, build_model, load_trained
+from model.trainer import TrainConfig, build_model, load_trained, mirror_to_tensorboard
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"image_size": 32, "num_frames": 4, "batch_size": 4, "loader_workers": 0}
@@ -53,6 +53,36 @@ def test_checkpoint_round_trip_newest_and_unreadable(tmp_path):
         checkpoint.load(tmp_path / "empty")
 
 
+def event_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """tag -> [(step, value)] from every TensorBoard event file in `folder` (TFRecord: length, crc, Event, crc)."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    found = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        data, at = path.read_bytes(), 0
+        while at < len(data):
+            (length,) = struct.unpack("<Q", data[at:at + 8])
+            event = Event.FromString(data[at + 12:at + 12 + length])
+            at += 12 + length + 4
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return found
+
+
+def test_metrics_lines_become_tensorboard_scalars(tmp_path):
+    from tensorboardX import SummaryWriter
+
+    board = SummaryWriter(str(tmp_path))
+    for step in (1, 2, 3):
+        mirror_to_tensorboard(board, {"loss": 10.0 / step, "osc": 0.5, "step": step, "epoch": 0})
+    board.close()
+    scalars = event_scalars(tmp_path)
+    assert set(scalars) == {"loss", "osc", "epoch"}
+    assert scalars["loss"] == [(1, 10.0), (2, 5.0), (3, pytest.approx(10 / 3))]
+
+
 @pytest.mark.slow
 def test_train_checkpoints_resumes_and_evaluates(tiny_shards, tmp_path):
     from model.trainer import train
@@ -71,6 +101,7 @@ def test_train_checkpoints_resumes_and_evaluates(tiny_shards, tmp_path):
     results = json.loads((tmp_path / "finsta" / "retrieval.json").read_text())
     assert results["num_pairs"] == 4 and set(results) == {"num_pairs", "backbone", "graph", "structure"}
     assert second.metrics["final"] == 1 and "graph_t2v_R@1" in second.metrics
+    assert [step for step, _ in event_scalars(tmp_path / "finsta")["loss"]] == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.slow
