@@ -50,6 +50,8 @@ def run_job(job_main, argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         return job_main(argv)
+    except SystemExit as stop:  # argparse: --help, or a usage error already printed in one line
+        return stop.code
     except Exception as error:
         if DEBUG_FLAG in argv or not is_known(error):
             raise

@@ -5,7 +5,7 @@
 
 import dataclasses
 
-from jobs.cli import config_from_args, parser_for
+from jobs.cli import config_from_args, parser_for, run_job
 from pipeline.eval.tsg import EvalTSGConfig, evaluate
 
 
@@ -16,4 +16,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_job(main))

@@ -250,7 +250,7 @@ def check_resume_settings(out: Path, settings: dict) -> None:
     before = {f.name: f.default for f in dataclasses.fields(BuildGraphsConfig)} | document.get("pipeline_config", {})
     changed = {k: (before.get(k), settings[k]) for k in GRAPH_SETTINGS if before.get(k) != settings[k]}
     if document.get("shards") and changed:
-        raise ValueError(f"{out} holds shards built with other settings {changed} (before, now); rerun with the same "
+        raise ValueError(f"{out} holds shards built with other settings {changed} (before, now) — rerun with the same "
                          "settings to resume, pass --overwrite to start over, or choose another --out.")
 
 
