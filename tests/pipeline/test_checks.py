@@ -90,3 +90,68 @@ def test_the_relation_head_must_load(config, tmp_path):
         checks.check_build(dataclasses.replace(config, relation_head=str(head)))
     with pytest.raises(FileNotFoundError, match="relation head .*absent.pt not found"):
         checks.check_build(dataclasses.replace(config, relation_head=str(tmp_path / "absent.pt")))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_address_where_nothing_answers_is_refused_at_once(monkeypatch):
+    import time
+
+    import ray
+
+    from pipeline import ray_connect
+
+    address = f"127.0.0.1:{free_port()}"
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    started = time.monotonic()
+    with pytest.raises(ConnectionError, match=f"^RAY_ADDRESS={address}: nothing answers there .* — start the cluster"):
+        ray_connect.connect(timeout_s=2)
+    assert time.monotonic() - started < 5 and not ray.is_initialized()
+
+
+def test_a_stale_head_in_rays_temp_folder_is_named_not_waited_for(monkeypatch):
+    from ray._private import services
+
+    from pipeline import ray_connect
+
+    stale = f"127.0.0.1:{free_port()}"
+    monkeypatch.setenv("RAY_ADDRESS", "auto")
+    monkeypatch.setattr(services, "canonicalize_bootstrap_address", lambda address: stale)
+    with pytest.raises(ConnectionError, match=f"{stale}: nothing answers there"):
+        ray_connect.connect(timeout_s=2)
+
+
+def test_a_cluster_of_other_versions_is_refused_naming_both():
+    import platform
+
+    import ray
+
+    from pipeline import ray_connect
+
+    ray_connect.check_versions("10.0.0.1:6379", {"ray_version": ray.__version__,
+                                                 "python_version": platform.python_version()})
+    with pytest.raises(ValueError, match=rf"the cluster runs Ray 2.9.0 on Python 3.10.1, this driver Ray "
+                                         rf"{ray.__version__} on Python {platform.python_version()}"):
+        ray_connect.check_versions("10.0.0.1:6379", {"ray_version": "2.9.0", "python_version": "3.10.1"})
+    with pytest.raises(ValueError, match="on Python 3.11.0"):
+        ray_connect.check_versions("10.0.0.1:6379", {"ray_version": ray.__version__, "python_version": "3.11.0"})
+
+
+def test_without_ray_address_the_driver_starts_its_own_ray(monkeypatch):
+    import ray
+
+    from pipeline import ray_connect
+
+    calls = []
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
+    assert ray_connect.connect().startswith("[ray] started a local Ray of this process's own: 2 CPUs, 0 GPUs")
+    assert calls[0]["address"] == "local"

@@ -89,7 +89,7 @@ def test_generic_csv_and_clear_errors(tmp_path):
     (tmp_path / "ann.csv").write_text("video,caption,id\na.mp4,a dog runs,first\n")
     [row] = datasets.read_samples("generic", tmp_path, annotations=tmp_path / "ann.csv")
     assert row["sample_id"] == "first" and math.isinf(row["end"])
-    with pytest.raises(ValueError, match="Unknown dataset 'kinetics' — use one of the known datasets: activitynet, demo"):
+    with pytest.raises(ValueError, match="Unknown dataset 'kinetics' — use one of the known datasets: activitynet"):
         datasets.read_samples("kinetics", tmp_path)
     with pytest.raises(FileNotFoundError, match="not a folder"):
         datasets.read_samples("generic", tmp_path / "nope", annotations="x.csv")
