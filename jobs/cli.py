@@ -17,8 +17,12 @@ import json
 import sys
 import types
 import typing
+import warnings
 
 EXIT_INPUT_ERROR = 2
+# torch_geometric's import calls torch.jit.script, which torch 2.14 deprecates: two lines of stderr in every job
+# that no user can act on.
+warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
 DEBUG_FLAG = "--debug"
 
 
