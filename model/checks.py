@@ -50,12 +50,14 @@ def usable_pairs(graphs: str | Path, split: str) -> int:
 def check_graphs(config) -> None:
     if not (Path(config.graphs) / manifest.FILENAME).is_file():
         raise FileNotFoundError(f"--graphs {config.graphs} holds no {manifest.FILENAME} — pass the folder "
-                                "build-graphs wrote (manifest.json, tsg/, dsg/), or build it first (make build-graphs).")
+                                "build-graphs wrote (manifest.json, tsg/, dsg/), or build it first (make "
+                                "build-graphs).")
     try:
         pairs = usable_pairs(config.graphs, config.train_split)
     except (FileNotFoundError, ValueError) as exc:
         what, _, fix = str(exc).partition("; ")  # schemas/ and model.data say "what; fix"
-        raise type(exc)(f"--graphs {config.graphs}: {what} — {fix or 'rebuild the shards (make build-graphs)'}") from exc
+        fix = fix or "rebuild the shards (make build-graphs)"
+        raise type(exc)(f"--graphs {config.graphs}: {what} — {fix}") from exc
     if pairs < config.batch_size:
         raise ValueError(f"--graphs {config.graphs}: {pairs} usable (caption, clip) pairs in split "
                          f"'{config.train_split}', fewer than --batch-size {config.batch_size} — pass another "
