@@ -52,7 +52,7 @@ eval: install ## compositional retrieval benchmark and ablation table on the dem
 report: install ## static HTML report of a shard set: make report GRAPHS=... OUT=...
 	$(PY) -m jobs.report --graphs $(GRAPHS) --out $(OUT)/report $(ARGS)
 
-detector: install ## retrain the demo shape detector (YOLOv8n from yolov8n.yaml) and report its mAP50
+detector: install ## retrain the demo shape detector into data/demo/runs (ARGS=--weights-out FILE to install it)
 	$(PY) -m jobs.train_detector --data-root data/demo $(ARGS)
 
 test: install ## fast tests (what CI runs)

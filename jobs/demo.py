@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from jobs.cli import config_from_args, parser_for
+from jobs.cli import config_from_args, parser_for, run_job
 from model.trainer import TrainConfig, train
 from pipeline.runner import BuildGraphsConfig, run
 from pipeline.viz.draw_dsg import draw_dsg
@@ -66,4 +66,4 @@ Next: make pretrain (the same through ray job submit), make eval-dsg, make eval,
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_job(main))

@@ -6,7 +6,7 @@ per parser, then P/R/F1 per kind (objects, attributes, relations, all) for rules
 
 import dataclasses
 
-from jobs.cli import config_from_args, parser_for
+from jobs.cli import config_from_args, parser_for, run_job
 from pipeline.eval.tsg import EvalTSGConfig, evaluate
 
 
@@ -17,4 +17,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_job(main))

