@@ -13,7 +13,7 @@ os.environ["YOLO_OFFLINE"] = "1"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # The demo the tests share: small, with a val split and the detection export (tests must not change it).
-DEMO_SETTINGS = {"num_videos": 4, "val_fraction": 0.5, "seed": 7, "min_seconds": 6.0, "max_seconds": 7.0,
+DEMO_SETTINGS = {"num_videos": 3, "val_fraction": 0.34, "seed": 7, "min_seconds": 6.0, "max_seconds": 7.0,
                  "detection_every": 15}
 
 

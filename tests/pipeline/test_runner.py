@@ -183,10 +183,9 @@ def test_every_dsg_setting_of_build_graphs_has_the_dsg_builders_default():
     assert not not_set, f"DSGBuilder settings build-graphs cannot set: {sorted(not_set)}"
 
 
-def test_build_graphs_with_a_relation_head_uses_it(tmp_path):
+def test_build_graphs_with_a_relation_head_uses_it(demo_data, tmp_path):
     import torch
 
-    from pipeline.demo.generate import DemoConfig, generate
     from pipeline.relations import MLPRelationHead
 
     head = MLPRelationHead(("touching",), hidden=4)
@@ -195,7 +194,7 @@ def test_build_graphs_with_a_relation_head_uses_it(tmp_path):
             parameter.zero_()
         head.net[-1].bias.fill_(10.0)
     head.save(tmp_path / "head.pt")
-    root = generate(tmp_path / "demo", DemoConfig(num_videos=2, val_fraction=0.5), detection=False, verbose=False)
+    root = demo_data
 
     def pair_predicates(out, relation_head=None):
         run_plain(BuildGraphsConfig(dataset="demo", data_root=str(root), out=str(out), weights=str(layout.WEIGHTS),

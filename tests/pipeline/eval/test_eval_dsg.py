@@ -3,14 +3,13 @@ import copy
 import pytest
 
 
-from pipeline.demo import generate, layout
+from pipeline.demo import layout
 from pipeline.eval.dsg import evaluate_rows, load_truths, match_objects, oracle_rows
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    generate.generate(root, generate.DemoConfig(num_videos=3, val_fraction=0.5), detection=False, verbose=False)
+def demo(demo_data):
+    root = demo_data
     samples = layout.read_split(root, "val")
     assert all(s["video_path"].endswith(f"videos/{s['video_id']}.mp4") for s in samples)
     return samples, load_truths(root, [s["video_id"] for s in samples])
