@@ -8,6 +8,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # Importing ultralytics does DNS look-ups unless told it is offline (set before any test module imports it).
 os.environ["YOLO_OFFLINE"] = "1"
+# A plain ray.init() in the test process (Ray Data's, Ray Train's) starts a private instance, never joins one running
+# on the machine.
+os.environ["RAY_ADDRESS"] = "local"
 # One thread per process: the test machine's cores are shared, and torch's default pool spin-waits there (4 tiny
 # training steps: 9.4 s with the default threads under load, 0.3 s with one).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -44,3 +47,13 @@ def local_ray():
     ray.init(address="local", logging_level="WARNING")
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def no_ray_left_running():
+    """A test that starts Ray outside local_ray leaves it running for the tests after it: fail that test."""
+    yield
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+        pytest.fail("the test left Ray running; start Ray only through the local_ray fixture")
