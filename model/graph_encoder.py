@@ -350,8 +350,9 @@ class RecurrentGTrm(nn.Module):
             nodes = (frame == t).nonzero(as_tuple=True)[0]
             local[nodes] = torch.arange(nodes.shape[0], device=x.device)
             step = frame[index[1]] == t
-            sources = self.norm_source(torch.where((frame < t).unsqueeze(1), memory, x))
-            step_index = torch.stack([index[0, step], local[index[1, step]]])
+            heard, source = torch.unique(index[0, step], return_inverse=True)
+            sources = self.norm_source(torch.where((frame[heard] < t).unsqueeze(1), memory[heard], x[heard]))
+            step_index = torch.stack([source, local[index[1, step]]])
             candidate = x[nodes] + self.attention((sources, query[nodes]), step_index, attr[step])
             candidate = candidate + self.ffn(self.norm_ffn(candidate))
             has, before = previous[nodes] >= 0, memory[previous[nodes].clamp(min=0)]
