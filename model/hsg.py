@@ -104,6 +104,10 @@ class CoreferenceScorer(nn.Module):
     def forward(self, text: torch.Tensor, track: torch.Tensor) -> torch.Tensor:
         return F.cosine_similarity(self.query(text), self.key(track), dim=-1) / self.temperature
 
+    def matrix(self, text: torch.Tensor, track: torch.Tensor) -> torch.Tensor:
+        """s of every text row against every track row: text [R, dim], track [G, dim] -> [R, G]."""
+        return F.normalize(self.query(text), dim=-1) @ F.normalize(self.key(track), dim=-1).t() / self.temperature
+
 
 @dataclass
 class HSGOutput:

@@ -82,11 +82,6 @@ def ptc_loss(text_predicates: torch.Tensor, video_predicates: torch.Tensor, hard
     return (torch.logsumexp(logits, dim=1) - positive.squeeze(1)).mean()
 
 
-def distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-    """Pull the backbone's pooled output toward the structured (graph) representation: mean(1 - cos(s, sg(t)))."""
-    return (1 - F.cosine_similarity(student, teacher.detach(), dim=-1)).mean()
-
-
 def similarity_distillation(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
                             valid: torch.Tensor | None = None) -> torch.Tensor:
     """Pull the host's retrieval distribution toward the structure path's (the teacher, detached).

@@ -4,8 +4,6 @@ from model.graph_encoder import (
     STGD,
     GTrm,
     RecurrentGTrm,
-    RGTrm,
-    TrackMotionKernel,
     laplacian_pe,
     previous_keyframe_edges,
 )
@@ -76,51 +74,6 @@ def track_graph(frames=(0, 1, 2), boxes=None):
     boxes = boxes if boxes is not None else torch.tensor([[0.1, 0.1, 0.3, 0.3]] * n)
     link_index = torch.tensor([[0, 1], [1, 2]])
     return torch.tensor(frames), boxes, link_index
-
-
-def test_rgtrm_shapes_gradients_and_memory():
-    torch.manual_seed(0)
-    frame, box, links = track_graph()
-    model = RGTrm(dim=16, num_heads=4)
-    x = torch.randn(3, 16, requires_grad=True)
-    no_edges, no_attr = torch.zeros(2, 0, dtype=torch.long), torch.zeros(0, 16)
-    out = model(x, no_edges, no_attr, links, frame, box)
-    assert out.shape == (3, 16)
-    weights = torch.randn(16)
-    (out[2] * weights).sum().backward()
-    # With no spatial edges, the last node hears the first one only through the temporal memory.
-    assert x.grad[0].abs().sum() > 0
-    x.grad = None
-    model_no_links = RGTrm(dim=16, use_temporal_links=False)
-    (model_no_links(x, no_edges, no_attr, links, frame, box)[2] * weights).sum().backward()
-    assert x.grad[0].abs().sum() == 0
-
-
-def test_rgtrm_spatial_step_uses_relation_edges():
-    torch.manual_seed(0)
-    model = RGTrm(dim=16).eval()
-    x = torch.randn(2, 16)
-    frame, box = torch.zeros(2, dtype=torch.long), torch.tensor([[0.0, 0.0, 0.2, 0.2], [0.5, 0.5, 0.7, 0.7]])
-    links = torch.zeros(2, 0, dtype=torch.long)
-    predicate_a, predicate_b = torch.randn(1, 16), torch.randn(1, 16)
-    edge = torch.tensor([[0], [1]])
-    a = model(x, edge, predicate_a, links, frame, box)
-    b = model(x, edge, predicate_b, links, frame, box)
-    assert not torch.allclose(a, b)  # the predicate on the edge changes the states
-
-
-def test_track_motion_kernel_separates_still_and_moving_objects():
-    stgd = TrackMotionKernel(dim=8, sigma=0.1)
-    still = torch.tensor([[0.1, 0.1, 0.3, 0.3]])
-    moved = torch.tensor([[0.5, 0.1, 0.7, 0.3]])
-    kernel_still, motion_still = stgd(still, still, torch.ones(1))
-    kernel_moving, motion_moving = stgd(still, moved, torch.ones(1))
-    assert kernel_still.item() == 1.0
-    assert kernel_moving.item() < 0.01
-    assert motion_still.shape == (1, 8)
-    assert not torch.allclose(motion_still, motion_moving)
-    kernel_moving.sum().backward()
-    assert stgd.log_sigma.grad is not None and stgd.log_sigma.grad != 0
 
 
 def two_clips():
