@@ -81,7 +81,7 @@ class TrainConfig:
 def build_model(config: TrainConfig) -> nn.Module:
     backbone = build_backbone(config.backbone, image_size=config.image_size)
     if not config.finsta:
-        return BackboneOnly(backbone, config.model.dim, config.model.temperature)
+        return BackboneOnly(backbone, config.model)
     return FinstaModel(backbone, config.model)
 
 
