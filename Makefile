@@ -42,8 +42,8 @@ eval-dsg: install ## DSG quality against the demo ground truth: detection, track
 eval-tsg: install ## caption parser P/R/F1 on the FACTUAL dev set (../shared/eval)
 	$(PY) -m jobs.eval_tsg $(ARGS)
 
-eval: install ## compositional retrieval benchmark and ablation table on the demo
-	$(PY) -m jobs.evaluate --data-root data/demo --out out/demo/eval $(ARGS)
+eval: install ## the compositional benchmark (held-out wording/compositions, controls, trained host); ARGS='--preset quick|gpu'
+	$(PY) -m jobs.evaluate --data-root data/demo-bench --graphs out/demo-bench/graphs --out out/demo-bench/eval $(ARGS)
 
 report: install ## static HTML report of a shard set: make report GRAPHS=... OUT=...
 	$(PY) -m jobs.report --graphs $(GRAPHS) --out $(OUT)/report $(ARGS)

@@ -37,7 +37,7 @@ def recall_at_k(similarity: torch.Tensor, relevant: torch.Tensor | None = None, 
     if not relevant.any(dim=1).all():
         raise ValueError("a query has no relevant item; every caption needs its clip among the items.")
     similarity = similarity.double()
-    best = torch.where(relevant, similarity.nan_to_num(nan=float("-inf")), float("-inf")).max(dim=1).values
+    best = torch.where(relevant & ~similarity.isnan(), similarity, float("-inf")).max(dim=1).values
     wrong = ~relevant & ((similarity >= best.unsqueeze(1)) | similarity.isnan())
     rank = 1 + wrong.sum(dim=1)
     hit = best.isfinite()
