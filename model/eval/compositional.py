@@ -159,21 +159,35 @@ def load_data(graphs: str | Path, negatives: str | Path, split_of: dict[str, str
     return data
 
 
+def retrieval_rows(samples: list[Sample], per_video: int) -> list[int]:
+    """Indices of the first `per_video` captions of each video (0: all): the retrieval queries and items."""
+    seen: dict[str, int] = {}
+    kept = []
+    for i, s in enumerate(samples):
+        seen[s.clip[0]] = seen.get(s.clip[0], 0) + 1
+        if not per_video or seen[s.clip[0]] <= per_video:
+            kept.append(i)
+    return kept
+
+
 def evaluate(model, data: BenchmarkData, split: str, use_modifiers: bool, device: str = "cpu",
-             batch_size: int = 32) -> dict:
-    """{path: {metric: value}} of one evaluation split, plus "queries" (its captions)."""
+             batch_size: int = 32, per_video: int = 0) -> dict:
+    """{path: {metric: value}} of one evaluation split, plus "queries" (its retrieval captions). Retrieval runs over
+    the first `per_video` captions of each video (0: all); pairwise accuracy over every caption's negatives."""
     samples = data.evaluation[split]
     pairs = data.pairs(samples, use_modifiers)
+    kept = retrieval_rows(samples, per_video)
+    queries = [pairs[i] for i in kept]
     clip_of = {s.text["sample_id"]: i for i, s in enumerate(samples)}
     negatives = data.negatives[split]
     negative_of = torch.tensor([clip_of[r["clip_sample_id"]] for r in negatives], dtype=torch.long)
     negative_pairs = [(text_graph(r, use_modifiers), pairs[i][1]) for r, i in zip(negatives, negative_of.tolist())]
-    recalls = retrieval(model, [collate(pairs[i:i + batch_size]) for i in range(0, len(pairs), batch_size)], device,
-                        ks=(1, 5), clips=[s.clip for s in samples])
+    recalls = retrieval(model, [collate(queries[i:i + batch_size]) for i in range(0, len(queries), batch_size)],
+                        device, ks=(1, 5), clips=[samples[i].clip for i in kept])
     true_scores = score_pairs(model, pairs, batch_size, device)
     negative_scores = score_pairs(model, negative_pairs, batch_size, device)
     kinds = [r["kind"] for r in negatives]
-    results = {"queries": len(pairs)}
+    results = {"queries": len(queries)}
     for path in true_scores:
         row = {f"{d}_r{k}": recalls[path][d][f"R@{k}"] for d in ("t2v", "v2t") for k in (1, 5)}
         row.update(pairwise_accuracy(true_scores[path], negative_scores[path], negative_of, kinds))
@@ -192,19 +206,24 @@ class BenchmarkConfig:
         default=CONFIGURATIONS, metadata={"help": "rows of the table", "choices": CONFIGURATIONS})
     seeds: int = dataclasses.field(default=5, metadata={"help": "seeds of the tiny host's rows"})
     sentence_seeds: int = dataclasses.field(default=5, metadata={"help": "seeds of the sentence host's rows"})
-    ablation_seeds: int = dataclasses.field(default=3, metadata={"help": "seeds of the ablation rows (at most seeds)"})
+    ablation_seeds: int = dataclasses.field(default=2, metadata={"help": "seeds of the ablation rows (at most seeds)"})
     ablation_backbones: tuple[str, ...] = dataclasses.field(default=("tiny",),
                                                             metadata={"help": "hosts the ablations run on"})
+    ablation_splits: tuple[str, ...] = dataclasses.field(
+        default=(HELDOUT_COMPOSITION,), metadata={"help": "splits the ablation rows are read on"})
     seed: int = dataclasses.field(default=0, metadata={"help": "first seed"})
     device: str = dataclasses.field(default="cpu", metadata={"help": "cpu or cuda"})
-    host_max_steps: int = dataclasses.field(default=600, metadata={"help": "bound of the host's own training"})
+    host_max_steps: int = dataclasses.field(default=400, metadata={"help": "bound of the host's own training"})
     host_eval_every: int = dataclasses.field(default=100, metadata={"help": "host steps between dev evaluations"})
     host_patience: int = dataclasses.field(
         default=2, metadata={"help": "dev evaluations without a new best before the host's training stops"})
-    steps: int = dataclasses.field(default=150, metadata={"help": "continued steps of every trained row"})
-    sentence_host_max_steps: int = dataclasses.field(default=300,
+    steps: int = dataclasses.field(default=100, metadata={"help": "continued steps of every trained row"})
+    sentence_host_max_steps: int = dataclasses.field(default=100,
                                                      metadata={"help": "host_max_steps of the sentence host"})
-    sentence_steps: int = dataclasses.field(default=60, metadata={"help": "steps of the sentence host's rows"})
+    sentence_steps: int = dataclasses.field(default=20, metadata={"help": "steps of the sentence host's rows"})
+    retrieval_per_video: int = dataclasses.field(
+        default=1, metadata={"help": "captions per video in retrieval (0: all; each is a query and its clip an "
+                                     "item); pairwise accuracy always reads every caption"})
     batch_size: int = dataclasses.field(default=TrainConfig.batch_size, metadata={"help": "pairs per step"})
     lr: float = dataclasses.field(default=3e-4, metadata={"help": "AdamW learning rate of the new parameters"})
     sentence_backbone_lr: float = dataclasses.field(
@@ -258,6 +277,7 @@ PRESETS = {
     "default": {},
     # Written for one GPU (untested on one here): bigger model and frames, longer runs, every ablation on both hosts.
     "gpu": dict(device="cuda", seeds=5, sentence_seeds=5, ablation_seeds=5, ablation_backbones=("tiny", "sentence"),
+                ablation_splits=EVALUATION_SPLITS, retrieval_per_video=0,
                 host_max_steps=3000, host_eval_every=200, host_patience=3, steps=1000,
                 sentence_host_max_steps=2000, sentence_steps=600, batch_size=32, dim=128, image_size=64),
 }
@@ -293,9 +313,9 @@ class Training:
             self.steps += 1
 
 
-def dev_score(model, data: BenchmarkData, device: str) -> float:
+def dev_score(model, data: BenchmarkData, device: str, per_video: int) -> float:
     """The host's dev figure: mean of t2v and v2t R@1 on the backbone path."""
-    found = evaluate(model, data, DEV, True, device)["backbone"]
+    found = evaluate(model, data, DEV, True, device, per_video=per_video)["backbone"]
     return (found["t2v_r1"] + found["v2t_r1"]) / 2
 
 
@@ -305,10 +325,11 @@ def train_host(bench: BenchmarkConfig, config: TrainConfig, data: BenchmarkData,
     host = build_model(config)
     training = Training(host, config, batch_stream(data.pairs(data.train, True), config.batch_size, config.seed),
                         bench.device)
-    best, best_step, best_state, waited = dev_score(host, data, bench.device), 0, copy.deepcopy(host.state_dict()), 0
+    best = dev_score(host, data, bench.device, bench.retrieval_per_video)
+    best_step, best_state, waited = 0, copy.deepcopy(host.state_dict()), 0
     while training.steps < host_max_steps and waited < bench.host_patience:
         training.step(min(bench.host_eval_every, host_max_steps - training.steps))
-        score = dev_score(host, data, bench.device)
+        score = dev_score(host, data, bench.device, bench.retrieval_per_video)
         if score > best:
             best, best_step, best_state, waited = score, training.steps, copy.deepcopy(host.state_dict()), 0
         else:
@@ -370,14 +391,17 @@ def seed_rows(bench: BenchmarkConfig, graphs: str | Path, data: BenchmarkData, b
         model.to(bench.device)
         names = [c for c in configurations if c == run or (run == FINSTA and c == FINSTA_HOST)]
         for split in data.evaluation:
-            results = evaluate(model, data, split, config.use_modifiers, bench.device)
+            if run in ABLATIONS and split not in bench.ablation_splits:
+                continue
+            results = evaluate(model, data, split, config.use_modifiers, bench.device,
+                               per_video=bench.retrieval_per_video)
             for name in names:
                 rows.append({"configuration": name, "backbone": backbone, "seed": seed, "split": split,
                              "path": PATH.get(name, "structure"), "host_steps": host_steps, "steps": trained,
                              "queries": results["queries"], **results[PATH.get(name, "structure")]})
         if bench.keep and run == FINSTA and seed == bench.seed and backbone == bench.backbones[0]:
             checkpoint.save(bench.keep, model, config)
-        shown = [r for r in rows[-len(names) * len(data.evaluation):] if r["split"] == HELDOUT_COMPOSITION]
+        shown = [r for r in rows if r["configuration"] in names and r["split"] == HELDOUT_COMPOSITION]
         print(f"[eval] {backbone} seed {seed} {run:20s} "
               + "  ".join(f"{r['configuration']}: t2v R@1 {r['t2v_r1']:5.1f} pairwise {r['pairwise']:5.1f}"
                           for r in shown)
