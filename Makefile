@@ -46,8 +46,8 @@ eval-tsg: install ## caption parsers (rules, learned) P/R/F1 per kind on a FACTU
 tsg-parser: install ## train the learned caption parser on FACTUAL train, print its dev F1, write its weights
 	$(PY) -m jobs.train_tsg_parser $(ARGS)
 
-eval: install ## compositional retrieval benchmark and ablation table on the demo
-	$(PY) -m jobs.evaluate --data-root data/demo --out out/demo/eval $(ARGS)
+eval: install ## the compositional benchmark (held-out wording/compositions, controls, trained host); ARGS='--preset quick|gpu'
+	$(PY) -m jobs.evaluate --data-root data/demo-bench --graphs out/demo-bench/graphs --out out/demo-bench/eval $(ARGS)
 
 report: install ## static HTML report of a shard set: make report GRAPHS=... OUT=...
 	$(PY) -m jobs.report --graphs $(GRAPHS) --out $(OUT)/report $(ARGS)

@@ -1,17 +1,19 @@
-"""The compositional benchmark and ablation table on the demo (make eval):
+"""The compositional benchmark on the demo (make eval):
 
-  python -m jobs.evaluate [--data-root data/demo] [--out out/demo/eval] [--seeds 3] [--max-steps 300]
+  python -m jobs.evaluate [--data-root data/demo-bench] [--graphs out/demo-bench/graphs] [--out out/demo-bench/eval]
 
-1. the demo dataset and its graph shards, generated and built when absent (--num-videos sets the size then);
-2. the hard-negative captions of test_compositional.json parsed into TSG rows -> OUT/negatives_tsg.parquet
-   (pipeline/demo/benchmark_graphs.py);
-3. every configuration (backbone alone, backbone + Finsta, eight ablations) trained in this process for the same steps
-   on the train split, once per seed, and scored on the val clips -> a printed table, OUT/compositional.csv
-   (mean ± std), OUT/compositional_seeds.csv, OUT/compositional.png, OUT/targets.txt (met or not); the full model
-   of the first seed is kept for the report's HSG pictures (--keep) (model/eval/compositional.py).
-A larger demo and model (more signal; written for a GPU, untested on one here): --data-root data/demo400
---graphs out/demo400/graphs --num-videos 400 --device cuda --max-steps 2000 --image-size 64 --dim 128 --seeds 5.
-A quick look on CPU: --seeds 1 --max-steps 100.
+1. the benchmark demo (640 videos: train, dev, heldout-wording, heldout-composition) and its graph shards, generated
+   and built when absent; the hard-negative captions of test_compositional.json parsed into TSG rows; the share of
+   caption words the DSG uses verbatim per split (pipeline/demo/benchmark_graphs.py);
+2. per host (tiny, sentence) and seed: the host trained alone to its dev plateau, then the same steps alone, with
+   caption negatives and with Finsta (and its ablations), and the zero-step controls, each read once on every split
+   -> a printed table, OUT/compositional.csv (mean, 95% CI), OUT/compositional_seeds.csv, OUT/compositional.png,
+   OUT/targets.txt (MET / NOT MET) (model/eval/compositional.py).
+Sizes: --preset default (the defaults below: about 30 min on 2 CPUs), --preset quick (tiny sizes, a 24-video demo
+in its own folder: a smoke test), --preset gpu (one GPU: --device cuda, dim 128, 64 px, 1000 continued steps, every
+ablation on both hosts and 5 seeds; written for a GPU, not yet run on one):
+  python -m jobs.evaluate --preset gpu --out out/demo-bench/eval-gpu
+A flag given beside a preset wins over the preset's value.
 """
 
 import dataclasses
@@ -20,27 +22,42 @@ import time
 from pathlib import Path
 
 from jobs.cli import config_from_args, parser_for, run_job
-from model.eval.compositional import BenchmarkConfig, benchmark
-from pipeline.demo.benchmark_graphs import benchmark_graphs
+from model.eval.compositional import PRESETS, BenchmarkConfig, benchmark
+from pipeline.demo.benchmark_graphs import DEMO_SIZES, benchmark_graphs
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateConfig:
-    data_root: str = dataclasses.field(default="data/demo",
-                                       metadata={"help": "demo dataset folder (generated when absent)"})
-    graphs: str = dataclasses.field(default="out/demo/graphs",
+    data_root: str = dataclasses.field(default="data/demo-bench",
+                                       metadata={"help": "benchmark demo folder (generated when absent)"})
+    graphs: str = dataclasses.field(default="out/demo-bench/graphs",
                                     metadata={"help": "its graph shards (built when absent)"})
-    num_videos: int = dataclasses.field(default=40, metadata={"help": "demo size when the demo is generated here"})
+    preset: str = dataclasses.field(default="default", metadata={
+        "help": "sizes: default, quick (tests: tiny sizes and a 24-video demo) or gpu", "choices": tuple(PRESETS)})
     # One thread: these models are small, and two threads on a shared 2-core machine ran 7x slower (spin-waiting).
     threads: int = dataclasses.field(default=1, metadata={"help": "torch CPU threads (0: torch's default)"})
     benchmark: BenchmarkConfig = dataclasses.field(
-        default=BenchmarkConfig(out="out/demo/eval", keep="out/demo/runs/compositional-finsta"),
-        metadata={"help": "the configurations, seeds and training run of the benchmark"})
+        default=BenchmarkConfig(out="out/demo-bench/eval", keep="out/demo-bench/runs/compositional-finsta"),
+        metadata={"help": "hosts, seeds and the training protocol of the benchmark"})
+
+
+def with_preset(config: EvaluateConfig) -> EvaluateConfig:
+    """The preset's sizes wherever the flags left a default; with quick, a demo folder of its own."""
+    defaults = EvaluateConfig()
+    changed = {f.name: getattr(config.benchmark, f.name) for f in dataclasses.fields(BenchmarkConfig)
+               if getattr(config.benchmark, f.name) != getattr(defaults.benchmark, f.name)}
+    bench = dataclasses.replace(config.benchmark, **{**PRESETS[config.preset], **changed})
+    config = dataclasses.replace(config, benchmark=bench)
+    if config.preset == "quick":
+        config = dataclasses.replace(
+            config, data_root=config.data_root if config.data_root != defaults.data_root else "data/demo-quick",
+            graphs=config.graphs if config.graphs != defaults.graphs else "out/demo-quick/graphs")
+    return config
 
 
 def main(argv=None) -> int:
     parser = parser_for(EvaluateConfig, __doc__)
-    config = config_from_args(EvaluateConfig, parser.parse_args(argv), parser)
+    config = with_preset(config_from_args(EvaluateConfig, parser.parse_args(argv), parser))
     if config.threads:
         import torch
 
@@ -49,8 +66,9 @@ def main(argv=None) -> int:
     bench = dataclasses.replace(config.benchmark, out=str(Path(config.benchmark.out).resolve()),
                                 keep=str(Path(config.benchmark.keep).resolve()) if config.benchmark.keep else "")
     graphs = Path(config.graphs).resolve()
-    negatives = benchmark_graphs(Path(config.data_root).resolve(), graphs, bench.out, config.num_videos)
-    benchmark(bench, graphs, negatives)
+    negatives, split_of = benchmark_graphs(Path(config.data_root).resolve(), graphs, bench.out,
+                                           DEMO_SIZES.get(config.preset, DEMO_SIZES["default"]))
+    benchmark(bench, graphs, negatives, split_of)
     print(f"wall time {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -1,6 +1,6 @@
 """The compositional benchmark's inputs on the demo (make eval's pipeline half): the demo dataset and its graph
-shards, generated and built when absent, and the hard-negative captions of test_compositional.json parsed into TSG
-rows (model/eval/compositional.py reads them; it never parses text itself).
+shards, generated and built when absent, the hard-negative captions of test_compositional.json parsed into TSG
+rows, and each video's benchmark split (model/eval/compositional.py reads them; it never parses text itself).
 """
 
 import json
@@ -9,32 +9,42 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.demo import layout
-from pipeline.parse_captions import CaptionParser
+from pipeline.demo import layout, splits
+from pipeline.demo.generate import BENCHMARK, DemoConfig
+from pipeline.parse_captions import DEFAULT_PARSER, CaptionParser
 from pipeline.runner import BEFORE_THE_SETTING, BuildGraphsConfig, run
 from schemas import manifest, tsg
 from schemas.common import STATUS_OK
 
 NEGATIVES_FILE = "negatives_tsg.parquet"
+OVERLAP_FILE = "word_overlap.txt"
+# The demo each benchmark size generates when its folder is absent: the benchmark's, and a small one for --quick.
+DEMO_SIZES = {"default": BENCHMARK, "quick": DemoConfig(num_videos=24, split_sizes=(4, 4, 4))}
 
 
-def benchmark_graphs(data_root: str | Path, graphs: str | Path, out: str | Path, num_videos: int) -> Path:
-    """Make sure the demo and its shards exist (ensure_graphs), parse the negatives into out/NEGATIVES_FILE; returns
-    that file's path."""
-    data_root, graphs = Path(data_root), Path(graphs)
-    ensure_graphs(data_root, graphs, num_videos)
+def benchmark_graphs(data_root: str | Path, graphs: str | Path, out: str | Path,
+                     demo: DemoConfig = BENCHMARK) -> tuple[Path, dict[str, str]]:
+    """Make sure the demo and its shards exist (ensure_graphs), parse the negatives into out/NEGATIVES_FILE, print and
+    write (out/OVERLAP_FILE) the share of caption words the DSG uses verbatim per split; returns (that parquet file,
+    {video_id: benchmark split})."""
+    data_root, graphs, out = Path(data_root), Path(graphs), Path(out)
+    ensure_graphs(data_root, graphs, demo)
     # The negatives are parsed as the shards' own captions were.
     parser = manifest.read(graphs)["pipeline_config"].get("caption_parser", BEFORE_THE_SETTING["caption_parser"])
-    return parse_negatives(data_root, Path(out) / NEGATIVES_FILE, parser)
+    negatives = parse_negatives(data_root, out / NEGATIVES_FILE, parser)
+    overlap = splits.format_overlap(splits.dsg_word_overlap(data_root))
+    (out / OVERLAP_FILE).write_text(overlap + "\n")
+    print("== caption content words that are DSG label words, per split:\n" + overlap, flush=True)
+    return negatives, splits.read_splits(data_root)
 
 
-def ensure_graphs(data_root: Path, graphs: Path, num_videos: int) -> None:
+def ensure_graphs(data_root: Path, graphs: Path, demo: DemoConfig = BENCHMARK) -> None:
     """Generate the demo (when absent) and build its shards (when missing or short of samples; the build resumes)."""
     if not (data_root / layout.COMPOSITIONAL).is_file():
-        from pipeline.demo.generate import DemoConfig, generate
+        from pipeline.demo.generate import generate
 
-        print(f"== generating the demo dataset ({num_videos} videos) into {data_root}", flush=True)
-        generate(data_root, DemoConfig(num_videos=num_videos))
+        print(f"== generating the demo dataset ({demo.num_videos} videos) into {data_root}", flush=True)
+        generate(data_root, demo)
     expected = sum(len(v["sentences"]) for name in layout.SPLIT_FILES.values()
                    for v in json.loads((data_root / name).read_text()).values())
     built = 0
@@ -48,17 +58,24 @@ def ensure_graphs(data_root: Path, graphs: Path, num_videos: int) -> None:
         print(f"== graph shards: {graphs} ({built} samples)", flush=True)
 
 
+def parse_texts(sample_ids: list[str], captions: list[str], video_ids: list[str] | None = None,
+                split: str = "", parser: str = DEFAULT_PARSER) -> dict:
+    """Captions -> TSG columns (tsg.SCHEMA names, one list each) through the pipeline's parser; a caption it cannot
+    parse is a row with status 'error' saying why."""
+    n = len(sample_ids)
+    return CaptionParser(parser=parser)({"sample_id": list(sample_ids), "video_id": list(video_ids or [""] * n),
+                                         "split": [split] * n, "caption": list(captions), "status": [STATUS_OK] * n,
+                                         "error_message": [None] * n})
+
+
 def parse_negatives(data_root: Path, path: Path, parser: str) -> Path:
     """test_compositional.json's negative captions -> TSG rows (+ clip_sample_id, negative_index, kind), a parquet file.
 
     A negative's sample_id is '{clip sample_id}/negative-{index}' (sample ids are unique within a TSG table)."""
     entries = json.loads((data_root / layout.COMPOSITIONAL).read_text())
     keys = [(e, i, n) for e in entries for i, n in enumerate(e["negatives"])]
-    batch = {"sample_id": [f"{e['sample_id']}/negative-{i}" for e, i, _ in keys],
-             "video_id": [e["video_id"] for e, _, _ in keys],
-             "split": ["val"] * len(keys), "caption": [n["caption"] for _, _, n in keys],
-             "status": [STATUS_OK] * len(keys), "error_message": [None] * len(keys)}
-    rows = CaptionParser(parser=parser)(batch)
+    rows = parse_texts([f"{e['sample_id']}/negative-{i}" for e, i, _ in keys], [n["caption"] for _, _, n in keys],
+                       [e["video_id"] for e, _, _ in keys], "val", parser)
     table = pa.Table.from_pydict(rows, schema=tsg.SCHEMA)
     table = table.append_column("clip_sample_id", pa.array([e["sample_id"] for e, _, _ in keys], pa.string()))
     table = table.append_column("negative_index", pa.array([i for _, i, _ in keys], pa.int32()))

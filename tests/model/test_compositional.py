@@ -7,7 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from model.eval import compositional
+from model.data import ShardStream
+from model.eval import compositional, controls, statistics
 from model.eval.cross_edges import coreference_for_rows
 from model.finsta import FinstaConfig
 from model.trainer import TrainConfig, fit, load_trained
@@ -24,9 +25,20 @@ def test_pairwise_accuracy_counts_wins_per_kind_and_ties_as_wrong():
     kinds = ["relation", "attribute", "relation", "order"]
     result = compositional.pairwise_accuracy(true_scores, negative_scores, negative_of, kinds)
     assert result["pairwise"] == pytest.approx(50.0)  # wins: 0.9>0.5, 0.2>0.1; loses 0.9<0.95; tie 0.2=0.2
-    assert result["pairwise relation"] == pytest.approx(100.0)
-    assert result["pairwise attribute"] == pytest.approx(0.0)
-    assert result["pairwise order"] == pytest.approx(0.0)
+    assert result["pairwise_relation"] == pytest.approx(100.0)
+    assert result["pairwise_attribute"] == pytest.approx(0.0)
+    assert result["pairwise_order"] == pytest.approx(0.0)
+    diverged = compositional.pairwise_accuracy(torch.tensor([float("nan")]), torch.tensor([0.0]), torch.tensor([0]),
+                                               ["relation"])
+    assert diverged["pairwise"] == 0.0
+
+
+def node(kind: str, text: str, start: int, end: int) -> dict:
+    return {"kind": kind, "text": text, "lemma": text, "token_start": start, "token_end": end}
+
+
+def edge(source: int, target: int, kind: str) -> dict:
+    return {"source": source, "target": target, "kind": kind}
 
 
 def write_negatives(graphs, path):
@@ -46,45 +58,124 @@ def write_negatives(graphs, path):
     return path, len(rows)
 
 
-def test_benchmark_writes_table_csvs_and_plot(tiny_shards, tmp_path):
+def split_map(graphs) -> dict:
+    """The tiny shards' 4 val videos dealt to the splits: 2 dev, 1 held-out wording, 1 held-out composition."""
+    videos = sorted({r["video_id"] for r in pq.read_table(graphs / "tsg").to_pylist() if r["split"] == "val"})
+    return dict(zip(videos, ["dev", "dev", "heldout-wording", "heldout-composition"]))
+
+
+QUICK = compositional.PRESETS["quick"]
+
+
+def test_samples_take_their_split_from_their_video(tiny_shards, tmp_path):
     negatives, count = write_negatives(tiny_shards, tmp_path / "negatives.parquet")
-    data = compositional.load_data(tiny_shards, negatives, image_size=32, num_frames=4)
-    assert len(data.train) == 8 and len(data.val) == 4 and len(data.negatives) == count == 4
-    bench = compositional.BenchmarkConfig(out=str(tmp_path / "eval"), seeds=1, keep=str(tmp_path / "keep"),
-                                          configurations=("backbone only", "backbone + Finsta"), max_steps=2,
-                                          image_size=32, num_frames=4, batch_size=4, dim=32, num_layers=1)
+    split_of = split_map(tiny_shards)
+    data = compositional.load_data(tiny_shards, negatives, split_of, image_size=32, num_frames=4)
+    assert len(data.train) == 8 and {k: len(v) for k, v in data.evaluation.items()} == {
+        "dev": 2, "heldout-wording": 1, "heldout-composition": 1}
+    for split, samples in data.evaluation.items():
+        assert all(split_of[s.text["video_id"]] == split and s.clip[0] == s.text["video_id"] for s in samples)
+        assert {r["clip_sample_id"] for r in data.negatives[split]} == {s.text["sample_id"] for s in samples}
+    with pytest.raises(ValueError, match="has no benchmark split"):
+        compositional.load_data(tiny_shards, negatives, dict(list(split_of.items())[1:]), 32, 4)
+
+
+def test_the_controls_and_finsta_rows_run_and_write_every_file(tiny_shards, tmp_path):
+    negatives, _ = write_negatives(tiny_shards, tmp_path / "negatives.parquet")
+    data = compositional.load_data(tiny_shards, negatives, split_map(tiny_shards), image_size=32, num_frames=4)
+    names = ("host+negatives", "finsta-untrained", "dsg-text-matcher", "finsta-host", "finsta")
+    bench = compositional.BenchmarkConfig(out=str(tmp_path / "eval"), keep=str(tmp_path / "keep"),
+                                          configurations=names, **QUICK)
     rows = compositional.run_benchmark(bench, tiny_shards, data)
-    assert [(r["configuration"], r["path"]) for r in rows] == [
-        ("backbone only", "backbone"), ("backbone + Finsta", "backbone"), ("backbone + Finsta", "graph"),
-        ("backbone + Finsta", "structure")]
-    assert all(0.0 <= r["pairwise"] <= 100.0 and 0.0 <= r["t2v R@1"] <= r["t2v R@5"] <= 100.0 for r in rows)
+    assert {(r["configuration"], r["seed"], r["split"]) for r in rows} == {
+        (c, s, sp) for c in names for s in (0, 1) for sp in compositional.EVALUATION_SPLITS}
+    untrained = [r for r in rows if r["configuration"] in ("finsta-untrained", "dsg-text-matcher")]
+    assert all(r["steps"] == 0 for r in untrained) and all(r["steps"] == QUICK["steps"] for r in rows
+                                                           if r not in untrained)
+    assert {r["path"] for r in rows if r["configuration"] == "finsta-host"} == {"backbone"}
+    assert {r["path"] for r in rows if r["configuration"] == "finsta"} == {"structure"}
+    assert all(0.0 <= r["pairwise"] <= 100.0 and 0.0 <= r["t2v_r1"] <= r["t2v_r5"] <= 100.0 for r in rows)
+    with open(tmp_path / "eval" / "compositional_seeds.csv", newline="") as f:
+        seeds = list(csv.DictReader(f))
+    assert len(seeds) == len(rows) and {"configuration", "backbone", "seed", "split", "t2v_r1", "v2t_r1",
+                                        "pairwise"} <= set(seeds[0])
     with open(tmp_path / "eval" / "compositional.csv", newline="") as f:
         table = list(csv.DictReader(f))
-    assert list(table[0]) == ["configuration", "path", "seeds", *compositional.METRICS]
-    assert [(r["configuration"], r["path"]) for r in table] == [
-        ("backbone only", "backbone (headline)"), ("backbone + Finsta", "structure (headline)"),
-        ("backbone + Finsta", "backbone"), ("backbone + Finsta", "graph")]
-    assert all(" ± " in r["t2v R@1"] and r["seeds"] == "1" for r in table)
+    assert len(table) == len(names) * 3 and all(r["seeds"] == "2" for r in table)
+    assert float(next(r for r in table if r["split"] == "dev")["r1_step"]) == pytest.approx(50.0)  # 2 dev captions
     assert (tmp_path / "eval" / "compositional.png").stat().st_size > 10_000
-    assert "Finsta vs backbone alone" in (tmp_path / "eval" / "targets.txt").read_text()
-    assert "NOT MET" in compositional.verdict(compositional.summarise(rows), margin=101.0)[0]
+    targets = (tmp_path / "eval" / "targets.txt").read_text()
+    assert "[tiny] heldout-composition: finsta-host vs host+negatives, pairwise" in targets
+    assert "better control: " in targets and "heldout-wording: finsta-host vs" not in targets  # tiny: compositions
     model, config = load_trained(tmp_path / "keep")
-    assert config.finsta and config.max_steps == 2 and config.model.dim == 32 and hasattr(model, "gtrm")
+    assert config.finsta and hasattr(model, "gtrm")
 
 
-def test_benchmark_preset_keeps_the_training_defaults_it_does_not_name(tmp_path):
-    config = compositional.BenchmarkConfig(out=str(tmp_path)).train_config(tmp_path, "- OSC", seed=4)
-    defaults = TrainConfig(graphs=str(tmp_path), run_dir=str(tmp_path))
-    assert (config.max_steps, config.lr, config.image_size, config.seed) == (300, 3e-4, 32, 4)
-    assert (config.batch_size, config.num_frames, config.backbone) == (defaults.batch_size, defaults.num_frames,
-                                                                       defaults.backbone)
-    assert config.model == FinstaConfig(use_osc=False)
-    assert compositional.BenchmarkConfig(out=str(tmp_path)).train_config(tmp_path, "backbone only", 0).finsta is False
+def seed_rows(configuration: str, values: dict[int, float]) -> list[dict]:
+    return [{"configuration": configuration, "backbone": "tiny", "seed": seed, "split": "heldout-composition",
+             "queries": 40, "pairwise": v, "t2v_r1": v} for seed, v in values.items()]
+
+
+T_1 = 12.706204736174698  # Student t, 97.5 % quantile, 1 degree of freedom
+
+
+def test_mean_and_ci_of_two_seeds_and_both_verdicts():
+    rows = seed_rows("finsta-host", {0: 60.0, 1: 70.0}) + seed_rows("host+negatives", {0: 50.0, 1: 52.0})
+    summary = statistics.summarise(rows, ("pairwise",), compositional.CONFIGURATIONS)
+    assert [s["configuration"] for s in summary] == ["host+negatives", "finsta-host"]
+    assert summary[1]["pairwise_mean"] == 65.0 and summary[1]["pairwise_ci95"] == pytest.approx(T_1 * 5.0)
+    assert summary[0]["r1_step"] == 2.5
+    # differences 10 and 18: mean 14, sd sqrt(32), half-width t * 4 -> the interval crosses zero
+    difference = statistics.paired_difference(rows, "finsta-host", "host+negatives", "tiny", "heldout-composition",
+                                              "pairwise")
+    assert difference["mean"] == 14.0 and difference["low"] == pytest.approx(14.0 - T_1 * 4.0)
+    met, line = statistics.target(rows, "finsta-host", "host+negatives", "tiny", "heldout-composition", "pairwise", 5)
+    assert not met and line.endswith("NOT MET") and "+14.0" in line
+    # differences 10 and 10.5: mean 10.25, half-width t * 0.25 = 3.18 -> [7.07, 13.43], above zero and >= 5
+    rows = seed_rows("finsta-host", {0: 60.0, 1: 62.5}) + seed_rows("host+negatives", {0: 50.0, 1: 52.0})
+    met, line = statistics.target(rows, "finsta-host", "host+negatives", "tiny", "heldout-composition", "pairwise", 5)
+    assert met and line.endswith(": MET") and "95% CI +7.1 .. +13.4" in line
+    assert not statistics.target(rows, "finsta-host", "host+negatives", "tiny", "heldout-composition", "pairwise",
+                                 11)[0]  # the mean 10.25 is below an 11-point margin
+
+
+def test_verdict_judges_finsta_against_the_better_control():
+    rows = (seed_rows("finsta", {0: 40.0, 1: 42.0}) + seed_rows("finsta-untrained", {0: 20.0, 1: 22.0})
+            + seed_rows("dsg-text-matcher", {0: 35.0, 1: 36.0}))
+    line = next(x for x in compositional.verdict(rows) if "better control" in x)
+    assert "finsta vs dsg-text-matcher" in line and "NOT MET" in line  # +5.5 over the matcher, not +20 over untrained
+
+
+def test_ablation_overrides_skip_fields_finsta_config_lacks(tmp_path, capsys):
+    bench = compositional.BenchmarkConfig(out=str(tmp_path))
+    config = bench.train_config(tmp_path, "tiny", 3, finsta=True, overrides={"model": {"use_osc": False,
+                                                                                       "no_such_flag": 0}})
+    assert config.model.use_osc is False and config.seed == 3 and config.max_steps == bench.steps
+    assert "no field 'no_such_flag'" in capsys.readouterr().out
+    assert bench.train_config(tmp_path, "tiny", 0, True, compositional.ABLATIONS["finsta-no-modifiers"]).use_modifiers \
+        is False
+    sentence = bench.train_config(tmp_path, "sentence", 0, finsta=False)
+    assert (sentence.max_steps, sentence.backbone_lr) == (bench.sentence_steps, bench.sentence_backbone_lr)
 
 
 def test_unknown_configuration_is_rejected():
     with pytest.raises(ValueError, match="Unknown configuration"):
-        compositional.BenchmarkConfig(out="/tmp/x", configurations=("- everything",))
+        compositional.BenchmarkConfig(out="/tmp/x", configurations=("finsta-no-everything",))
+
+
+def test_split_names_agree_with_the_demo():
+    from pipeline.demo import splits
+
+    assert compositional.EVALUATION_SPLITS == splits.EVALUATION_SPLITS
+
+
+def test_dsg_serialised_as_text(tiny_shards):
+    pairs = list(ShardStream(tiny_shards, "val", image_size=32, num_frames=4))
+    text = controls.serialise_dsg(pairs[0][1])
+    parts = text.split("; ")
+    assert len(parts) == len(set(parts)) and all(p in text for p in pairs[0][1].object_text)
+    assert any(p.endswith(pairs[0][1].unary_predicate[0]) for p in parts)
+    assert any(f" {pairs[0][1].edge_predicate[0]} " in p for p in parts)
 
 
 def test_coreference_for_rows_returns_object_nodes_and_tracks_of_the_pair(tiny_shards, tmp_path):

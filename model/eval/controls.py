@@ -1,0 +1,44 @@
+"""The benchmark's controls, the rows Finsta has to beat without being Finsta:
+
+  host+negatives    the host trained alone with NegCLIP-style hard negatives: BackboneOnly with use_hard_negatives,
+                    whose negatives are the same structure-swapped captions Finsta sees (model/negatives.py
+                    batch_negatives, their rewritten caption texts), one more text candidate of each clip
+  dsg-text-matcher  no learning: the DSG written out as text ("golden ball; golden ball goes down; ...") against the
+                    caption, both through the same frozen text tower
+"""
+
+import re
+
+import torch
+from torch import nn
+
+from model.finsta import BackboneOutput
+
+TOKEN = re.compile(r"\w+|[^\w\s]")
+NEGATIVE_VARIANTS = 4  # edits drawn per caption and kind (the trainer picks one per caption and step)
+
+
+def serialise_dsg(graph) -> str:
+    """A VideoGraph's labels as text: its distinct detections ("golden ball"), then its distinct relations
+    ("golden ball beneath maroon asterisk", "golden ball goes down"), in order of appearance, joined by '; '."""
+    names = graph.object_text
+    parts = list(dict.fromkeys(names))
+    source, target = graph.edge_index.tolist()
+    parts += [f"{names[s]} {p} {names[t]}" for s, t, p in zip(source, target, graph.edge_predicate)]
+    parts += [f"{names[s]} {p}" for s, p in zip(graph.unary_index.tolist(), graph.unary_predicate)]
+    return "; ".join(dict.fromkeys(parts))
+
+
+class DsgTextMatcher(nn.Module):
+    """No learning: cos(text tower(caption), text tower(serialise_dsg(clip))) through a backbone's text tower, as the
+    backbone path (BackboneOutput), so retrieval and score_pairs score it like any model."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    @torch.no_grad()
+    def forward(self, text, video) -> BackboneOutput:
+        clips = [serialise_dsg(g) for g in video.to_data_list()]
+        return BackboneOutput(backbone_video=self.backbone.encode_text(clips).pooled,
+                              backbone_text=self.backbone.encode_text(list(text.caption)).pooled)
