@@ -11,7 +11,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from pipeline.demo import layout
@@ -70,8 +69,10 @@ def fault_dataset(tmp_path_factory):
 
 
 def read_rows(out: Path) -> tuple[dict, dict]:
-    tsg = pd.read_parquet(out / "tsg").set_index("sample_id")
-    dsg = pd.read_parquet(out / "dsg").set_index("sample_id")
+    """The TSG and DSG rows the manifest lists."""
+    shards = manifest.read(out)["shards"]
+    tsg = pd.concat([pd.read_parquet(out / s["tsg_path"]) for s in shards]).set_index("sample_id")
+    dsg = pd.concat([pd.read_parquet(out / s["dsg_path"]) for s in shards]).set_index("sample_id")
     return tsg, dsg
 
 
@@ -108,14 +109,16 @@ def test_spacy_model_is_read_from_package_metadata_and_a_missing_one_is_named():
 
 
 def test_progress_separates_start_up_from_the_steady_rate():
-    status = pa.table({"status": ["ok", "ok"], "error_message": [None, None]})
+    def shard():
+        return {"rows": 2, "ok": 2, "error": 0, "causes": {}, "written_at": time.time()}
+
     progress = Progress(total=6, already=0)
-    progress.update(status, status)
-    assert progress.summary()["steady_samples_per_s"] is None  # one batch: no steady rate yet
+    progress.update(shard())
+    assert progress.summary()["steady_samples_per_s"] is None  # one shard: no steady rate yet
     time.sleep(0.2)
-    progress.update(status, status)
+    progress.update(shard())
     time.sleep(0.2)
-    progress.update(status, status)
+    progress.update(shard())
     summary = progress.summary()
     assert summary["samples"] == 6 and summary["startup_s"] < 0.1
     assert 0.35 <= summary["steady_s"] < 1.0 and summary["steady_samples_per_s"] == pytest.approx(
@@ -133,8 +136,8 @@ def test_plain_run_matches_schema_and_resumes_without_duplicates(fault_dataset, 
     tsg, dsg = read_rows(tmp_path / "graphs")
     assert sorted(tsg.index) == sorted(sample_ids) and sorted(dsg.index) == sorted(sample_ids)
     with pytest.raises(ValueError, match="other settings"):
-        run_plain(BuildGraphsConfig(**(base | {"num_frames": 3})))
-    third = run_plain(BuildGraphsConfig(**(base | {"num_frames": 3, "overwrite": True, "limit": 2})))
+        run_plain(BuildGraphsConfig(**(base | {"annotations": str(root / "clips.jsonl")})))
+    third = run_plain(BuildGraphsConfig(**(base | {"overwrite": True, "limit": 2})))
     assert third["samples"] == 2 and len(read_rows(tmp_path / "graphs")[0]) == 2
 
 
@@ -155,9 +158,9 @@ def test_a_run_killed_with_sigkill_resumes_to_exactly_one_row_per_sample(weights
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and len(list((out / "dsg").glob("part-*.parquet"))) < 2:
+    while time.monotonic() < deadline and len(list((out / "dsg").glob("*/part-*.parquet"))) < 2:
         time.sleep(0.2)
-    written_before_kill = len(list((out / "dsg").glob("part-*.parquet")))
+    written_before_kill = len(list((out / "dsg").glob("*/part-*.parquet")))
     os.killpg(process.pid, signal.SIGKILL)  # the driver and the Ray processes it started
     process.wait()
     assert 2 <= written_before_kill < 6, "the kill should land mid-way"
