@@ -408,7 +408,8 @@ def finish(plan: Plan, results: list[dict], progress: Progress) -> dict:
     missing = {stage: shards - len(found) for stage, found in records.items()}
     return progress.summary() | {"out": plan.out, "status_counts": document["status_counts"],
                                  "shards": len(document["shards"]), "stage_dirs": plan.stage_dirs,
-                                 "shards_missing_a_stage": missing}
+                                 "shards_missing_a_stage": missing,
+                                 "write_nodes": sorted({r["node"] for r in results if r["node"]})}
 
 
 def stage_classes():

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pa_dataset
 import pyarrow.fs as pa_fs
 import pyarrow.parquet as pq
+import ray
 from ray.data import Datasink
 
 from schemas import dsg, manifest, tsg
@@ -209,7 +210,8 @@ class ShardSink(Datasink):
                     failed[i] = True
                     causes[f"{stage}: {error_cause(row['error_message'])}"] += 1
         return {"shard": name, "records": records, "rows": shard.num_rows, "error": sum(failed),
-                "ok": shard.num_rows - sum(failed), "causes": dict(causes), "written_at": time.time()}
+                "ok": shard.num_rows - sum(failed), "causes": dict(causes), "written_at": time.time(),
+                "node": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None}
 
     def on_write_complete(self, write_result) -> None:
         for returned in write_result.write_returns:
