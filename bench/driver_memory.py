@@ -13,12 +13,12 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import psutil
 
+from bench.memory import PeakRSS
 from schemas.common import STATUS_OK
 
 
@@ -36,28 +36,6 @@ class FreeCaptionParser:
         return {"sample_id": batch["sample_id"], "video_id": batch["video_id"], "split": batch["split"],
                 "caption": batch["caption"], "nodes": [[BOX]] * rows, "edges": [[]] * rows,
                 "status": [STATUS_OK] * rows, "error_message": [None] * rows}
-
-
-class DriverPeak:
-    """Peak RSS of this process alone, sampled in a thread."""
-
-    def __init__(self, interval: float = 0.05):
-        self.interval, self.peak, self.running = interval, 0, True
-        self.thread = threading.Thread(target=self.sample, daemon=True)
-
-    def sample(self):
-        me = psutil.Process()
-        while self.running:
-            self.peak = max(self.peak, me.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.running = False
-        self.thread.join()
 
 
 def make_dataset(root: Path, rows: int) -> Path:
@@ -88,7 +66,7 @@ def one_size(rows: int, workdir: Path) -> dict:
     figures = {}
     for phase in ("build", "resume"):
         cpu_before, start = sum(me.cpu_times()[:2]), time.perf_counter()
-        with DriverPeak() as peak:
+        with PeakRSS(interval=0.05, children=False) as peak:
             summary = runner.run(config)
         figures[phase] = {"seconds": time.perf_counter() - start, "cpu_s": sum(me.cpu_times()[:2]) - cpu_before,
                           "peak_rss": peak.peak, "samples": summary["samples"], "ok": summary["ok"],
