@@ -5,7 +5,8 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.viz.report import write_report
-from pipeline.write_shards import ShardWriter
+from pipeline import write_shards
+from pipeline.write_shards import ShardSink
 from schemas import dsg, tsg
 
 HEADER = {"dataset": "tiny", "pipeline_config": {}, "detector": {"weights": "w.pt", "sha256": "0" * 64},
@@ -43,11 +44,25 @@ def shard_rows(ids, broken):
     return pa.Table.from_pylist(tsg_rows, schema=tsg.SCHEMA), pa.Table.from_pylist(dsg_rows, schema=dsg.SCHEMA)
 
 
+def write_graphs(folder, shards) -> None:
+    """Shards (TSG table, DSG table) written as build-graphs writes them, and their manifest."""
+    dirs = {"tsg": "tsg/t", "dsg": "dsg/d"}
+    sink = ShardSink(str(folder), dirs)
+    for index, tables in enumerate(shards):
+        rows = tables[0].num_rows
+        block = pa.table({"shard": [write_shards.shard_name(index)] * rows, "shard_rows": [rows] * rows})
+        for stage, table in zip(("tsg", "dsg"), tables):
+            for name in table.column_names:
+                block = block.append_column(f"{stage}.{name}", table.column(name))
+        sink.write([block])
+    fs, root = write_shards.filesystem(str(folder))
+    records = {stage: write_shards.read_records(fs, root, d) for stage, d in dirs.items()}
+    write_shards.write_manifest(fs, root, HEADER, dirs, records)
+
+
 def test_report_page_and_pictures_reference_each_other(tmp_path):
-    writer = ShardWriter(tmp_path / "graphs", HEADER, max_rows=2)
-    writer.add(*shard_rows(["a#0", "b#0", "c#0"], broken={"b#0", "c#0"}))
-    writer.add(*shard_rows(["d#0", "e#0"], broken=set()))
-    writer.flush()
+    write_graphs(tmp_path / "graphs", [shard_rows(["a#0", "b#0"], broken={"b#0"}),
+                                       shard_rows(["c#0"], broken={"c#0"}), shard_rows(["d#0", "e#0"], broken=set())])
     evaluation = tmp_path / "eval"
     evaluation.mkdir()
     (evaluation / "compositional.csv").write_text("model,R@1\nbackbone,10.0\nfinsta,30.0\n")
