@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobs.cli import config_from_args, parser_for
+from jobs.cli import config_from_args, parser_for, run_job
 from model.eval.compositional import BenchmarkConfig, benchmark
 from pipeline.demo.benchmark_graphs import benchmark_graphs
 
@@ -56,4 +56,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_job(main))

