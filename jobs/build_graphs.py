@@ -7,7 +7,6 @@ RAY_ADDRESS the job runs on a local Ray of its own; set RAY_ADDRESS to run on a 
 
 import json
 import sys
-from pathlib import Path
 
 from jobs.cli import config_from_args, parser_for, run_job
 from pipeline.runner import BuildGraphsConfig, run, run_plain
@@ -20,11 +19,12 @@ def main(argv=None) -> int:
     config = config_from_args(BuildGraphsConfig, args, parser)
     summary = (run_plain if args.no_ray else run)(config)
     print(json.dumps(summary, indent=2))
-    out = Path(config.out)
-    print(f"\nShards: {out}/tsg/*.parquet, {out}/dsg/*.parquet; manifest: {out}/manifest.json\n"
-          f"Look at them: {sys.executable} -c \"import pandas as pd; print(pd.read_parquet('{out}/tsg').head())\"\n"
+    out, dirs = config.out.rstrip("/"), summary["stage_dirs"]
+    print(f"\nShards: {out}/{dirs['tsg']}/*.parquet, {out}/{dirs['dsg']}/*.parquet; manifest: {out}/manifest.json\n"
+          f"Look at them: {sys.executable} -c \"import schemas; "
+          f"print(schemas.read_graphs('{out}').to_pandas().head())\"\n"
           f"          or: {sys.executable} -c \"import duckdb; print(duckdb.sql(\\\"SELECT status, count(*) FROM "
-          f"'{out}/dsg/*.parquet' GROUP BY status\\\"))\"")
+          f"'{out}/{dirs['dsg']}/*.parquet' GROUP BY status\\\"))\"")
     return 0
 
 

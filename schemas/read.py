@@ -5,8 +5,9 @@
     frame = graphs.to_pandas()                                          # pandas; rows go to schemas.to_networkx
     graph = schemas.to_networkx(graphs.slice(0, 1), table="dsg")
 
-For a shard set larger than memory, stream it instead: `ray.data.read_parquet(f"{graphs}/dsg")` (and `/tsg`), or
-`pyarrow.dataset.dataset(f"{graphs}/dsg")`; the two files of a shard hold the same samples in the same order.
+For a shard set larger than memory, stream it instead: `ray.data.read_parquet(f"{graphs}/{dsg_dir}")` (and the TSG
+folder), or `pyarrow.dataset.dataset(...)` of it, where the manifest's `stages["dsg"]["dir"]` names the folder
+(`dsg/<settings hash>`); the two files of a shard hold the same samples in the same order.
 """
 
 import json
@@ -63,7 +64,7 @@ def read_graphs(path, split: str | None = None, columns: list[str] | None = None
     tsg_status, tsg_error_message) and the DSG columns (video_path, ..., temporal_links, dsg_status,
     dsg_error_message); the README's schema reference says what each holds. `split` keeps that split's rows;
     `columns` reads only those (e.g. leave out `keyframes`, the JPEG bytes, which are most of a shard's size).
-    Use `.to_pandas()` for pandas, and `ray.data.read_parquet(path + "/dsg")` to stream a set larger than memory.
+    Use `.to_pandas()` for pandas, and Ray Data on the stage folders (module docstring) to stream a larger set.
     """
     # Imported here: pyarrow.dataset loads pandas, and `import schemas` needs pyarrow and the standard library only.
     import pyarrow.dataset as ds

@@ -15,7 +15,7 @@ from model.data import loader
 from model.eval.retrieval import retrieval
 from model.trainer import TrainConfig, fit, load_trained, stream
 from pipeline.runner import BuildGraphsConfig, run, run_plain
-from schemas import dsg, manifest, tsg
+from schemas import dsg, manifest, read_graphs, tsg
 
 
 def segments_of(demo) -> int:
@@ -24,7 +24,7 @@ def segments_of(demo) -> int:
 
 
 def check_shards(graphs, demo, rows_per_shard: int) -> pd.DataFrame:
-    """Every shard valid against schemas/, one ok row per caption segment; returns the DSG rows."""
+    """Every shard valid against schemas/, one ok row per caption segment; returns the joined rows."""
     segments = segments_of(demo)
     document = manifest.read(graphs)
     assert len(document["shards"]) == -(-segments // rows_per_shard)
@@ -32,9 +32,9 @@ def check_shards(graphs, demo, rows_per_shard: int) -> pd.DataFrame:
     for shard in document["shards"]:
         tsg.validate(pq.read_table(graphs / shard["tsg_path"]))
         dsg.validate(pq.read_table(graphs / shard["dsg_path"]))
-    text, video = pd.read_parquet(graphs / "tsg"), pd.read_parquet(graphs / "dsg")
-    assert len(text) == len(video) == segments
-    assert (text["status"] == "ok").all() and (video["status"] == "ok").all()
+    video = read_graphs(graphs).to_pandas()
+    assert len(video) == segments
+    assert (video["tsg_status"] == "ok").all() and (video["dsg_status"] == "ok").all()
     # The demo detector finds the shapes: every clip has objects, and tracks link across keyframes.
     assert video["objects"].map(len).min() > 0 and video["temporal_links"].map(len).sum() > 0
     return video
@@ -56,7 +56,7 @@ def test_demo_to_shards_to_a_few_training_steps_in_process(demo_data, tmp_path):
     loaded, loaded_config = load_trained(tmp_path / "runs")
     assert loaded_config == config and checkpoint.load(tmp_path / "runs")["step"] == 3
     results = retrieval(loaded, loader(stream(config, "val", shuffle=False), config.batch_size))
-    assert results["num_pairs"] == (pd.read_parquet(graphs / "tsg")["split"] == "val").sum()
+    assert results["num_pairs"] == read_graphs(graphs, split="val").num_rows
     assert set(results) == {"num_pairs", "backbone", "graph", "structure"}
 
 

@@ -19,6 +19,7 @@ from jobs.cli import run_job
 from model import checkpoint
 from model.synthetic import write_tiny_shards
 from model.trainer import TrainConfig, build_model
+from pipeline import write_shards
 from pipeline.demo import layout
 from pipeline.runner import Progress
 from schemas import manifest
@@ -98,10 +99,12 @@ def test_build_graphs_annotation_file_that_is_not_json(capsys, tmp_path):
                    f"{tmp_path / 'train.json'}:2: not valid JSON")
 
 
-def test_build_graphs_resume_with_other_settings_is_refused_before_ray(capsys, generic, tmp_path):
-    (tmp_path / "out").mkdir()
-    written = {"pipeline_config": {"dataset": "generic", "num_frames": 3}, "shards": [{"shard": "part-00000"}]}
-    (tmp_path / "out" / manifest.FILENAME).write_text(json.dumps(written))
+def test_build_graphs_resume_on_another_datasets_samples_is_refused_before_ray(capsys, generic, tmp_path):
+    samples = tmp_path / "out" / write_shards.SAMPLES
+    samples.mkdir(parents=True)
+    source = {"dataset": "generic", "data_root": str(tmp_path / "elsewhere"), "annotations": "clips.jsonl"}
+    (samples / "_source.json").write_text(json.dumps(source))
+    (samples / "part-00000.parquet").write_bytes(b"")  # listed by name: the refusal comes before any read
     one_line_error(capsys, build_graphs.main, generic, "other settings", "--overwrite")
 
 
@@ -203,19 +206,20 @@ def test_nothing_to_do_says_so():
 
 
 def test_eta_counts_the_steady_rate_not_the_start_up(monkeypatch):
-    import pyarrow as pa
-
     from model import trainer
 
     now = [0.0]
-    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "time", lambda: now[0])
     progress = Progress(total=12, already=0)
-    status = pa.table({"status": ["ok"] * 2, "error_message": [None] * 2})
-    now[0] = 100.0  # the first batch after 100 s of start-up
-    progress.update(status, status)
+
+    def shard() -> dict:  # a sink's result for a shard of two ok samples, written now
+        return {"rows": 2, "ok": 2, "error": 0, "causes": {}, "written_at": now[0]}
+
+    now[0] = 100.0  # the first shard after 100 s of start-up
+    progress.update(shard())
     assert progress.line().endswith("ETA ? (after the second batch)")
     now[0] = 101.0  # the second 1 s later
-    progress.update(status, status)
+    progress.update(shard())
     assert progress.line().endswith("ETA 4s")  # 8 left at 2 samples/s, not at 4 per 101 s
     monkeypatch.setattr(time, "perf_counter", lambda: 10.0)
     assert trainer.eta((6.0, 1), 3, 5) == "4s" and trainer.eta(None, 1, 5) == "?"

@@ -19,7 +19,7 @@ import pytest
 from pipeline.demo import layout
 from pipeline.runner import BuildGraphsConfig, Progress, TableStage, run, run_plain, spacy_model_info
 from schemas import dsg as dsg_schema
-from schemas import manifest
+from schemas import manifest, read_graphs
 from schemas import tsg as tsg_schema
 from schemas.common import SAMPLE_SCHEMA
 
@@ -75,8 +75,10 @@ def fault_dataset(tmp_path_factory):
 
 
 def read_rows(out: Path) -> tuple[dict, dict]:
-    tsg = pd.read_parquet(out / "tsg").set_index("sample_id")
-    dsg = pd.read_parquet(out / "dsg").set_index("sample_id")
+    """The TSG and DSG rows the manifest lists."""
+    shards = manifest.read(out)["shards"]
+    tsg = pd.concat([pd.read_parquet(out / s["tsg_path"]) for s in shards]).set_index("sample_id")
+    dsg = pd.concat([pd.read_parquet(out / s["dsg_path"]) for s in shards]).set_index("sample_id")
     return tsg, dsg
 
 
@@ -120,14 +122,16 @@ def test_spacy_model_is_read_from_package_metadata_and_a_missing_one_is_named():
 
 
 def test_progress_separates_start_up_from_the_steady_rate():
-    status = pa.table({"status": ["ok", "ok"], "error_message": [None, None]})
+    def shard():
+        return {"rows": 2, "ok": 2, "error": 0, "causes": {}, "written_at": time.time()}
+
     progress = Progress(total=6, already=0)
-    progress.update(status, status)
-    assert progress.summary()["steady_samples_per_s"] is None  # one batch: no steady rate yet
+    progress.update(shard())
+    assert progress.summary()["steady_samples_per_s"] is None  # one shard: no steady rate yet
     time.sleep(0.2)
-    progress.update(status, status)
+    progress.update(shard())
     time.sleep(0.2)
-    progress.update(status, status)
+    progress.update(shard())
     summary = progress.summary()
     assert summary["samples"] == 6 and summary["startup_s"] < 0.1
     assert summary["steady_s"] >= 0.35 and summary["steady_samples_per_s"] == pytest.approx(
@@ -176,7 +180,7 @@ def check_shard_schemas(out: Path) -> None:
             module.validate(table)
 
 
-def test_plain_run_matches_schema_and_resumes_without_duplicates(fault_dataset, weights, tmp_path):
+def test_plain_run_matches_schema_and_resumes_without_duplicates(fault_dataset, weights, tmp_path, monkeypatch):
     root, sample_ids = fault_dataset
     base = dict(dataset="generic", data_root=str(root), out=str(tmp_path / "graphs"), annotations="clips.jsonl",
                 weights=str(weights), imgsz=160, num_frames=2, rows_per_shard=3, dsg_batch_size=3)
@@ -186,9 +190,14 @@ def test_plain_run_matches_schema_and_resumes_without_duplicates(fault_dataset, 
     assert second["skipped_already_done"] == 4 and second["samples"] == len(sample_ids) - 4
     check_shard_schemas(tmp_path / "graphs")
     check_fault_rows(tmp_path / "graphs", sample_ids, num_frames=2)
+    with monkeypatch.context() as patch:  # nothing left to build: the rerun never reaches Ray
+        patch.setattr("pipeline.runner.connect", lambda: pytest.fail("a rerun with nothing to do connected to Ray"))
+        rerun = run(BuildGraphsConfig(**base))
+    assert rerun["samples"] == 0 and rerun["skipped_already_done"] == len(sample_ids)
+    assert manifest.read(tmp_path / "graphs")["status_counts"]["dsg"] == {"ok": 4, "error": 6}
     with pytest.raises(ValueError, match="other settings"):
-        run_plain(BuildGraphsConfig(**(base | {"num_frames": 3})))
-    third = run_plain(BuildGraphsConfig(**(base | {"num_frames": 3, "overwrite": True, "limit": 2})))
+        run_plain(BuildGraphsConfig(**(base | {"annotations": str(root / "clips.jsonl")})))
+    third = run_plain(BuildGraphsConfig(**(base | {"overwrite": True, "limit": 2})))
     assert third["samples"] == 2 and len(read_rows(tmp_path / "graphs")[0]) == 2
 
 
@@ -207,14 +216,15 @@ def test_a_run_killed_with_sigkill_resumes_to_exactly_one_row_per_sample(weights
                "--imgsz", "160", "--num-frames", "4", "--rows-per-shard", "2", "--dsg-batch-size", "2"]
     process = subprocess.Popen(command, cwd=ROOT, env=subprocess_env, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Wait on the shard files, not the clock: the deadline only keeps a broken run from hanging the suite.
+    # Wait on the files, not the clock: the deadline only keeps a broken run from hanging the suite. A shard's TSG
+    # record is the last file its sink writes, so two of them mean two shards a resume skips.
     deadline = time.monotonic() + 1200
     while (process.poll() is None and time.monotonic() < deadline
-           and len(list((out / "dsg").glob("part-*.parquet"))) < 2):
+           and len(list((out / "tsg").glob("*/_records/*.json"))) < 2):
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)  # the driver and the Ray processes it started
     process.wait()
-    assert len(list((out / "dsg").glob("part-*.parquet"))) >= 2, "no two shards were written before the deadline"
+    assert len(list((out / "tsg").glob("*/_records/*.json"))) >= 2, "no two shards were written before the deadline"
     rerun = subprocess.run(command, cwd=ROOT, env=subprocess_env, check=True, capture_output=True, text=True,
                            timeout=1200)
     summary, _ = json.JSONDecoder().raw_decode(rerun.stdout, rerun.stdout.index("\n{\n") + 1)  # after the config
@@ -255,7 +265,7 @@ def test_build_graphs_with_a_relation_head_uses_it(demo_data, tmp_path):
     def pair_predicates(out, relation_head=None):
         run_plain(BuildGraphsConfig(dataset="demo", data_root=str(root), out=str(out), weights=str(layout.WEIGHTS),
                                     num_frames=2, limit=2, relation_head=relation_head))
-        relations = [r for rows in pd.read_parquet(out / "dsg")["relations"] for r in rows]
+        relations = [r for rows in read_graphs(out, columns=["relations"])["relations"].to_pylist() for r in rows]
         return {r["predicate"] for r in relations if r["object"] is not None}
 
     assert pair_predicates(tmp_path / "rules") - {"touching"}
@@ -263,12 +273,12 @@ def test_build_graphs_with_a_relation_head_uses_it(demo_data, tmp_path):
     assert manifest.read(tmp_path / "head")["pipeline_config"]["relation_head_sha256"]
 
 
-def test_caption_parser_setting_reaches_the_stage_and_a_resume_sees_it(tmp_path):
+def test_caption_parser_setting_reaches_the_stage_and_keys_only_the_tsg_folder(tmp_path):
     import dataclasses
     import inspect
 
     from pipeline.parse_captions import CaptionParser
-    from pipeline.runner import check_resume_settings, run_settings, stage_kwargs
+    from pipeline.runner import run_settings, settings_hash, stage_kwargs, stage_settings
 
     config = BuildGraphsConfig(dataset="demo", data_root=str(tmp_path), out=str(tmp_path), caption_parser="rules")
     tsg_kwargs, _ = stage_kwargs(config, layout.WEIGHTS, "cpu", 160, None)
@@ -276,11 +286,10 @@ def test_caption_parser_setting_reaches_the_stage_and_a_resume_sees_it(tmp_path)
     rules = run_settings(config, layout.WEIGHTS, 160, None)
     learned = run_settings(dataclasses.replace(config, caption_parser="learned"), layout.WEIGHTS, 160, None)
     assert rules["caption_parser_sha256"] is None and learned["caption_parser_sha256"]
-    before_the_setting = {k: v for k, v in rules.items() if not k.startswith("caption_parser")}
-    for written in (rules, before_the_setting):  # shards built with the rules, then by a build-graphs of today
-        (tmp_path / "manifest.json").write_text(json.dumps({"shards": [{}], "pipeline_config": written}))
-        check_resume_settings(tmp_path, rules)
-        with pytest.raises(ValueError, match="caption_parser"):
-            check_resume_settings(tmp_path, learned)
+    spacy = spacy_model_info(config.spacy_model)
+    keys = {name: stage_settings(settings, spacy) for name, settings in (("rules", rules), ("learned", learned))}
+    assert keys["learned"]["tsg"]["caption_parser_sha256"] == learned["caption_parser_sha256"]
+    assert settings_hash(keys["rules"]["tsg"]) != settings_hash(keys["learned"]["tsg"])  # the TSG is rebuilt
+    assert settings_hash(keys["rules"]["dsg"]) == settings_hash(keys["learned"]["dsg"])  # the DSG is kept
     with pytest.raises(ValueError, match="--caption-parser 'spacy' is not one of"):
         run_settings(dataclasses.replace(config, caption_parser="spacy"), layout.WEIGHTS, 160, None)

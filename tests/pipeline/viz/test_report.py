@@ -6,10 +6,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from pipeline import write_shards
 from pipeline.viz.draw_hsg import coreference_grid
 from pipeline.viz.report import read_run, write_report
 from pipeline.viz.statistics import dataset_statistics, running_mean
-from pipeline.write_shards import ShardWriter
+from pipeline.write_shards import ShardSink
 from schemas import dsg, read_graphs, tsg
 
 HEADER = {"dataset": "tiny", "pipeline_config": {}, "detector": {"weights": "w.pt", "sha256": "0" * 64},
@@ -47,11 +48,25 @@ def shard_rows(ids, broken):
     return pa.Table.from_pylist(tsg_rows, schema=tsg.SCHEMA), pa.Table.from_pylist(dsg_rows, schema=dsg.SCHEMA)
 
 
+def write_graphs(folder, shards) -> None:
+    """Shards (TSG table, DSG table) written as build-graphs writes them, and their manifest."""
+    dirs = {"tsg": "tsg/t", "dsg": "dsg/d"}
+    sink = ShardSink(str(folder), dirs)
+    for index, tables in enumerate(shards):
+        rows = tables[0].num_rows
+        block = pa.table({"shard": [write_shards.shard_name(index)] * rows, "shard_rows": [rows] * rows})
+        for stage, table in zip(("tsg", "dsg"), tables):
+            for name in table.column_names:
+                block = block.append_column(f"{stage}.{name}", table.column(name))
+        sink.write([block])
+    fs, root = write_shards.filesystem(str(folder))
+    records = {stage: write_shards.read_records(fs, root, d) for stage, d in dirs.items()}
+    write_shards.write_manifest(fs, root, HEADER, dirs, records)
+
+
 def tiny_shards(folder):
-    writer = ShardWriter(folder, HEADER, max_rows=2)
-    writer.add(*shard_rows(["a#0", "b#0", "c#0"], broken={"b#0", "c#0"}))
-    writer.add(*shard_rows(["d#0", "e#0"], broken=set()))
-    writer.flush()
+    write_graphs(folder, [shard_rows(["a#0", "b#0"], broken={"b#0"}), shard_rows(["c#0"], broken={"c#0"}),
+                          shard_rows(["d#0", "e#0"], broken=set())])
     return folder
 
 
