@@ -11,9 +11,10 @@ OUT ?= out/$(DATASET)
 GRAPHS ?= $(OUT)/graphs
 RUN ?= $(OUT)/runs/pretrain
 ARGS ?=
+GOLD ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo build-graphs pretrain eval-dsg eval-tsg eval report detector test test-all bench lint clean
+.PHONY: help install demo build-graphs pretrain eval-dsg eval-tsg tsg-parser eval report detector test test-all bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -39,8 +40,11 @@ pretrain: install ## train Finsta on GRAPHS through `ray job submit` on a local 
 eval-dsg: install ## DSG quality against the demo ground truth: detection, tracking, relations
 	$(PY) -m jobs.eval_dsg --data-root data/demo $(ARGS)
 
-eval-tsg: install ## caption parser P/R/F1 on the FACTUAL dev set (../shared/eval)
-	$(PY) -m jobs.eval_tsg $(ARGS)
+eval-tsg: install ## caption parsers (rules, learned) P/R/F1 per kind on a FACTUAL csv: make eval-tsg GOLD=factual_sg_dev.csv (README: eval-tsg)
+	$(PY) -m jobs.eval_tsg $(if $(GOLD),--gold $(GOLD)) $(ARGS)
+
+tsg-parser: install ## train the learned caption parser on FACTUAL train, print its dev F1, write its weights
+	$(PY) -m jobs.train_tsg_parser $(ARGS)
 
 eval: install ## the compositional benchmark (held-out wording/compositions, controls, trained host); ARGS='--preset quick|gpu'
 	$(PY) -m jobs.evaluate --data-root data/demo-bench --graphs out/demo-bench/graphs --out out/demo-bench/eval $(ARGS)
@@ -48,7 +52,7 @@ eval: install ## the compositional benchmark (held-out wording/compositions, con
 report: install ## static HTML report of a shard set: make report GRAPHS=... OUT=...
 	$(PY) -m jobs.report --graphs $(GRAPHS) --out $(OUT)/report $(ARGS)
 
-detector: install ## retrain the demo shape detector (YOLOv8n from yolov8n.yaml) and report its mAP50
+detector: install ## retrain the demo shape detector into data/demo/runs (ARGS=--weights-out FILE to install it)
 	$(PY) -m jobs.train_detector --data-root data/demo $(ARGS)
 
 test: install ## fast tests (what CI runs)

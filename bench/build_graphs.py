@@ -16,48 +16,19 @@ import argparse
 import os
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 
-import psutil
 import torch
 
 
+from bench.memory import PeakRSS
 from pipeline.datasets import read_samples
 from pipeline.decode import Decoder
 from pipeline.demo.generate import DemoConfig, generate
 from pipeline.detect import Detector
 from pipeline.demo import layout
 from pipeline.runner import BuildGraphsConfig, run, run_plain, trained_imgsz
-
-
-class PeakRSS:
-    """Samples the summed RSS of this process and all its descendants (the local Ray processes) in a thread."""
-
-    def __init__(self, interval: float = 0.2):
-        self.interval, self.peak, self.running = interval, 0, True
-        self.thread = threading.Thread(target=self.sample, daemon=True)
-
-    def sample(self):
-        me = psutil.Process()
-        while self.running:
-            total = 0
-            for process in [me, *me.children(recursive=True)]:
-                try:
-                    total += process.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak = max(self.peak, total)
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.running = False
-        self.thread.join()
 
 
 def dataset(workdir: Path, videos: int) -> Path:

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from jobs.cli import config_from_args, parser_for
+from jobs.cli import config_from_args, parser_for, run_job
 from model.trainer import TrainConfig, train
 from pipeline.runner import BuildGraphsConfig, run
 from pipeline.viz.draw_dsg import draw_dsg
 from pipeline.viz.draw_tsg import draw_tsg
+from schemas import manifest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,24 +47,25 @@ def main(argv=None) -> int:
 
     print("== 3/3 draw one sample", flush=True)
     pictures.mkdir(parents=True, exist_ok=True)
-    first = sorted(graphs.glob("dsg/part-*.parquet"))[0]
-    dsg_row = pq.read_table(first).slice(0, 1).to_pylist()[0]
-    tsg_row = pq.read_table(graphs / "tsg" / first.name).slice(0, 1).to_pylist()[0]
+    first = manifest.read(graphs)["shards"][0]
+    dsg_row = pq.read_table(graphs / first["dsg_path"]).slice(0, 1).to_pylist()[0]
+    tsg_row = pq.read_table(graphs / first["tsg_path"]).slice(0, 1).to_pylist()[0]
     draw_dsg(dsg_row, pictures / "dsg.png")
     draw_tsg(tsg_row, pictures / "tsg.png")
 
-    query = f"SELECT split, status, count(*) FROM '{graphs}/dsg/*.parquet' GROUP BY ALL"
+    tsg_dir, dsg_dir = (graphs / build["stage_dirs"][stage] for stage in ("tsg", "dsg"))
+    query = f"SELECT split, status, count(*) FROM '{dsg_dir}/*.parquet' GROUP BY ALL"
     print(f"""
 Done.
-  graph shards   {graphs}/tsg/*.parquet, {graphs}/dsg/*.parquet, {graphs}/manifest.json
+  graph shards   {tsg_dir}/*.parquet, {dsg_dir}/*.parquet, {graphs}/manifest.json
   training run   {out / 'runs'} (checkpoints; rerun resumes)
   pictures       {pictures}/dsg.png (keyframes, boxes, tracks, relations), {pictures}/tsg.png ("{tsg_row['caption']}")
 Look at the shards:
-  .venv/bin/python -c "import pandas as pd; print(pd.read_parquet('{graphs}/tsg').head())"
+  .venv/bin/python -c "import schemas; print(schemas.read_graphs('{graphs}').to_pandas().head())"
   .venv/bin/python -c "import duckdb; print(duckdb.sql(\\"{query}\\"))"
 Next: make pretrain (the same through ray job submit), make eval-dsg, make eval, make report""")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_job(main))

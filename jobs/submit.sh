@@ -15,7 +15,8 @@ RAY="${VENV_BIN}/ray"
 export RAY_AUTH_MODE="${RAY_AUTH_MODE:-token}"
 DASHBOARD="http://127.0.0.1:8265"
 if [[ -z "${RAY_ADDRESS:-}" ]]; then
-    if ! "$RAY" status >/dev/null 2>&1; then
+    # Bounded: with a dead head named in Ray's temp folder, `ray status` would wait 40 s for it.
+    if ! timeout 20 "$RAY" status >/dev/null 2>&1; then
         echo "submit.sh: no local Ray cluster answers; starting a head node with $RAY"
         # The job's `python` is the first on the head's PATH: put this venv first.
         PATH="${VENV_BIN}:$PATH" "$RAY" start --head --dashboard-host 127.0.0.1 --disable-usage-stats
@@ -33,6 +34,19 @@ if [[ "$RAY_AUTH_MODE" == "token" && ! -s "${RAY_AUTH_TOKEN_PATH:-$HOME/.ray/aut
          "token there" >&2
     exit 2
 fi
+
+# The job agent comes up a few seconds after the head ("No available agent to submit job"): wait until it answers.
+AGENT_WAIT_S="${AGENT_WAIT_S:-90}"
+deadline=$((SECONDS + AGENT_WAIT_S))
+until "$RAY" job list --address "$ADDRESS" >/dev/null 2>&1; do
+    if (( SECONDS >= deadline )); then
+        echo "error: no Ray job agent answers at $ADDRESS after ${AGENT_WAIT_S} s — check the head" \
+             "('$RAY status'), set RAY_ADDRESS to the cluster's dashboard address, or raise AGENT_WAIT_S" >&2
+        exit 2
+    fi
+    sleep 2
+done
+echo "submit.sh: the job agent at $ADDRESS answers"
 
 # .gitignore already keeps .venv, data and out out of the upload; the excludes say so explicitly.
 EXCLUDES='{"excludes": [".venv/", "data/", "out/", "runs/", ".git/", "**/__pycache__/"]}'

@@ -68,10 +68,16 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class FrameEncoder(nn.Module):
-    """Patch embedding + a small Transformer per frame, temporal position embedding, mean pool over frames.
+    """Per-frame standardised pixels, patch embedding + a small Transformer per frame, temporal position embedding;
+    pooled = project(mean over frames of the max over a frame's patch tokens).
 
+    x = (frame - mean_c) / (std_c + eps) per frame and channel;   pooled = W mean_t max_p tokens[t, p] + b.
     frames [B, T, 3, H, W] -> tokens [B, T, (H/p)*(W/p), dim], pooled [B, out_dim].
+    Why: on small objects over a plain background a mean over patches of raw pixels is nearly the same vector for
+    every clip (cosine 0.999 between clips at initialisation), and contrastive training collapses to chance.
     """
+
+    EPS = 1e-3
 
     def __init__(self, dim: int = 64, out_dim: int = 64, patch_size: int = 8, image_size: int = 32,
                  num_layers: int = 1, num_heads: int = 4, max_frames: int = 32):
@@ -95,12 +101,13 @@ class FrameEncoder(nn.Module):
         images = frames.flatten(0, 1)
         if images.shape[-1] != self.image_size or images.shape[-2] != self.image_size:
             images = F.interpolate(images, size=(self.image_size, self.image_size), mode="bilinear", antialias=True)
-        patches = self.patchify(images * 2 - 1)
+        standardised = (images - images.mean((2, 3), keepdim=True)) / (images.std((2, 3), keepdim=True) + self.EPS)
+        patches = self.patchify(standardised)
         grid = (patches.shape[-2], patches.shape[-1])
         tokens = patches.flatten(2).transpose(1, 2) + self.patch_position
         tokens = tokens.view(b, t, -1, tokens.shape[-1]) + self.frame_position[:t, None, :]
         tokens = self.transformer(tokens.flatten(0, 1)).view(b, t, -1, tokens.shape[-1])
-        pooled = self.project(tokens.mean(dim=(1, 2)))
+        pooled = self.project(tokens.amax(dim=2).mean(dim=1))
         return VideoOutput(tokens, grid, pooled)
 
 

@@ -9,6 +9,7 @@ Ray Train checkpoints (model/trainer.py) and the benchmark's kept model (model/e
 """
 
 import dataclasses
+import pickle
 from pathlib import Path
 
 import torch
@@ -37,7 +38,7 @@ def newest(folder: str | Path) -> Path | None:
     for candidate in reversed(found):
         try:
             torch.load(candidate, map_location="cpu", weights_only=True)
-        except (RuntimeError, EOFError, OSError) as exc:
+        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as exc:
             print(f"skipping unreadable checkpoint {candidate.parent}: {exc}", flush=True)
             continue
         return candidate

@@ -21,8 +21,8 @@ from torch_geometric.utils import scatter
 
 from model import hsg, losses, structure
 from model.data import EDGE_KINDS, NODE_KINDS, PE_SIZE, flat, relation_objects
-from model.graph_encoder import GTrm, RGTrm, box_centres
-from model.negatives import structural_negatives
+from model.graph_encoder import GTrm, RecurrentGTrm, box_centres
+from model.negatives import batch_negatives
 
 PE_DIM = 2 * PE_SIZE  # laplacian_pe gives k eigenvector entries and k eigenvalues per node
 BOX_FEATURES = 8  # box_features: x1, y1, x2, y2, width, height, centre x, centre y
@@ -40,8 +40,22 @@ class FinstaConfig:
     use_osc: bool = field(default=True, metadata={"help": "OSC loss: object-centred spatial contrasting"})
     use_ptc: bool = field(default=True, metadata={"help": "PTC loss: predicate-centred temporal contrasting"})
     use_distill: bool = field(default=True, metadata={"help": "distil the graph path into the backbone path"})
-    use_stgd: bool = field(default=True, metadata={"help": "STGD motion kernel in R-GTrm's temporal step"})
-    use_temporal_links: bool = field(default=True, metadata={"help": "R-GTrm's temporal step along track links"})
+    use_stgd: bool = field(default=True, metadata={"help": "STGD differential kernel in R-GTrm's attention queries"})
+    use_temporal_links: bool = field(default=True,
+                                     metadata={"help": "R-GTrm carries states from keyframe to keyframe (off: each "
+                                                       "keyframe encoded alone)"})
+    sigma_space: float = field(default=0.25, metadata={"help": "STGD: initial spatial Gaussian width (box-centre "
+                                                               "distance, normalised image units)"})
+    sigma_time: float = field(default=2.0, metadata={"help": "STGD: initial temporal Gaussian width in keyframes"})
+    hsg_layers: int = field(default=1, metadata={"help": "HSG encoder layers over TSG + DSG + coreference edges "
+                                                         "(0: the -HSG encoding ablation)"})
+    coreference_temperature: float = field(default=0.1, metadata={"help": "temperature of the learned coreference "
+                                                                          "scores (CoreferenceScorer)"})
+    distill_weight: float = field(default=1.0, metadata={"help": "weight of the similarity distillation (KL of the "
+                                                                 "host's retrieval distribution to the structure "
+                                                                 "path's)"})
+    distill_teacher_temperature: float = field(default=0.05, metadata={"help": "softmax temperature of the structure "
+                                                                               "scores as the distillation teacher"})
     use_cross_edges: bool = field(default=True,
                                   metadata={"help": "HSG coreference edges (off: compare with the clip's mean track)"})
     graph_text_grad: bool = field(default=False,
@@ -70,7 +84,7 @@ class FinstaOutput(BackboneOutput):
     graph_video: torch.Tensor          # [B, dim] graph-path clip embeddings (pooled R-GTrm)
     graph_text: torch.Tensor           # [B, dim] graph-path caption embeddings (pooled GTrm)
     text_nodes: torch.Tensor           # [Nt, dim] GTrm node states
-    video_nodes: torch.Tensor          # [Nv, dim] R-GTrm memory states
+    video_nodes: torch.Tensor          # [Nv, dim] R-GTrm states
     phrase_embed: torch.Tensor         # [Nt, e] backbone text embeddings of the node phrases
     object_embed: torch.Tensor         # [Nv, e] backbone text embeddings of the detection texts
     edge_words: torch.Tensor           # [E + U, dim] projected words of the DSG relations, binary then unary
@@ -78,15 +92,36 @@ class FinstaOutput(BackboneOutput):
     num_groups: int                    # G
     group_graph: torch.Tensor          # [G] each track's clip
     object_nodes: torch.Tensor         # [O] text nodes that are objects
-    coreference_text: torch.Tensor     # [M] text node of each HSG coreference pair
+    coreference_text: torch.Tensor     # [M] text node of each HSG coreference pair (learned scores, top k)
     coreference_group: torch.Tensor    # [M] its track
     coreference_rank: torch.Tensor     # [M] 0 for the text node's best track
+    encoded: hsg.HSGOutput | None = None              # the encoded HSG of each matched pair (OSC, PTC read it)
     video_nodes_shuffled: torch.Tensor | None = None  # [Nv, dim] R-GTrm over frame-shuffled clips (with_shuffle)
+    encoded_shuffled: hsg.HSGOutput | None = None     # the HSG encoded with those states (with_shuffle)
     frame_shuffled: torch.Tensor | None = None        # [Nv] each node's frame in that order
 
     def paths(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         return {**super().paths(), "graph": (F.normalize(self.graph_video.float(), dim=-1),
                                              F.normalize(self.graph_text.float(), dim=-1))}
+
+
+@dataclass
+class HardNegatives:
+    """M structure-swapped captions of a batch (model/negatives.py), H of them with a rewritten caption text."""
+    graph_text: torch.Tensor            # [M, dim] graph-path embeddings
+    parts: structure.TextParts          # their structure parts
+    negative_of: torch.Tensor           # [M] the batch caption each was made from
+    host_text: torch.Tensor             # [H, dim] the host's embeddings of the rewritten captions
+    worded: torch.Tensor                # [H] which of the M they are
+
+
+def host_negatives(backbone: nn.Module, text_head: nn.Module, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The host's embeddings [H, dim] of the non-empty negative captions and their indices [H] among `captions`."""
+    worded = [i for i, c in enumerate(captions) if c]
+    if not worded:
+        return torch.zeros(0, text_head.out_features), torch.zeros(0, dtype=torch.long)
+    embed = text_head(backbone.encode_text([captions[i] for i in worded]).pooled)
+    return embed, torch.tensor(worded, dtype=torch.long, device=embed.device)
 
 
 def roi_pool(tokens: torch.Tensor, grid: tuple[int, int], graph_of: torch.Tensor, frame: torch.Tensor,
@@ -169,8 +204,11 @@ class FinstaModel(nn.Module):
         self.region = nn.Linear(token_dim, dim)
         self.object_box = nn.Linear(BOX_FEATURES, dim)
         self.gtrm = GTrm(dim, len(EDGE_KINDS), PE_DIM, config.num_layers, config.num_heads)
-        self.rgtrm = RGTrm(dim, config.num_heads, use_stgd=config.use_stgd,
-                           use_temporal_links=config.use_temporal_links)
+        self.rgtrm = RecurrentGTrm(dim, config.num_heads, use_stgd=config.use_stgd,
+                                   use_temporal_links=config.use_temporal_links, sigma_space=config.sigma_space,
+                                   sigma_time=config.sigma_time)
+        self.hsg = hsg.HSGEncoder(dim, len(EDGE_KINDS), config.hsg_layers, config.num_heads,
+                                  config.coreference_temperature)
         # Graph path outputs and the fine-grained heads.
         self.text_graph_head = nn.Linear(dim, dim)
         self.video_graph_head = nn.Linear(dim, dim)
@@ -198,42 +236,38 @@ class FinstaModel(nn.Module):
                                   text.edge_kind, text.pe, text.batch, text.num_graphs)
         return nodes, self.text_graph_head(pooled)
 
-    def hard_negatives(self, text) -> tuple[torch.Tensor, structure.TextParts, torch.Tensor] | None:
-        """Structure-swapped captions of the batch (negatives.structural_negatives), or None when no caption allows one:
-        their graph-path embeddings [M, d], their structure.TextParts and the caption each was made from [M].
+    def hard_negatives(self, text) -> HardNegatives | None:
+        """Structure-swapped captions of the batch (negatives.batch_negatives) encoded on the graph path and, where
+        their caption text could be rewritten, by the host's text tower; None when no caption allows one.
 
         With object phrases on, an object node enters GTrm as its attribute-prefixed phrase, so an attribute swap
         changes the node strings themselves, as it does for the detections ("yellow square")."""
-        graphs = text.to_data_list()
-        predicates = [t for g in graphs for t, k in zip(g.node_text, g.node_kind.tolist())
-                      if NODE_KINDS[k] == "relation"]
-        rng = random.Random(int(torch.randint(2**31, (1,))))
-        # One negative per caption and step, of a kind drawn among those its graph allows: each kind is seen as
-        # often over training, at a third of the cost of all of them every step.
-        made = [(i, rng.choice(list(negatives.values()))) for i, g in enumerate(graphs)
-                if (negatives := structural_negatives(g, predicates, rng))]
+        made = batch_negatives(text, random.Random(int(torch.randint(2**31, (1,)))))
         if not made:
             return None
         batch = Batch.from_data_list([n for _, n in made]).to(text.edge_index.device)
         phrase_embed, node_embed = self.encode_strings(flat(batch.node_phrase), flat(batch.node_text))
         nodes, pooled = self.encode_text_graph(batch, phrase_embed if self.config.use_object_phrases else node_embed)
         parts = structure.text_parts(batch, nodes, pooled, phrase_embed, self.text_predicate, self.words)
-        return pooled, parts, torch.tensor([i for i, _ in made], dtype=torch.long, device=pooled.device)
+        negative_of = torch.tensor([i for i, _ in made], dtype=torch.long, device=pooled.device)
+        host, worded = host_negatives(self.backbone, self.text_head, list(batch.caption))
+        return HardNegatives(pooled, parts, negative_of, host, worded)
 
     def structure_parts(self, text, video, out: FinstaOutput) -> tuple[structure.TextParts, structure.VideoParts]:
         """The structure parts of an encoded (text, video) batch: what model/structure.py scores."""
         return (structure.text_parts(text, out.text_nodes, out.graph_text, out.phrase_embed,
                                      self.text_predicate, self.words),
-                structure.video_parts(video, out.video_nodes, out.graph_video, out.object_embed,
-                                      out.edge_words, last_of_track))
+                structure.video_parts(video, out.video_nodes, out.graph_video, out.edge_words, last_of_track))
+
+    def structure_heads(self) -> structure.Heads:
+        return structure.Heads(self.video_predicate, self.hsg.coreference, self.config.use_cross_edges)
 
     def structure_scores(self, texts: structure.TextParts, videos: structure.VideoParts,
                          text_index: torch.Tensor | None = None, video_index: torch.Tensor | None = None):
         """Structural scores: of every caption against every clip ([M, K]) or of the given pairs ([P])."""
         if text_index is None:
-            return structure.score_matrix(texts, videos, self.video_predicate, self.config.use_cross_edges)
-        return structure.chunked_pair_scores(texts, videos, text_index, video_index, self.video_predicate,
-                                             self.config.use_cross_edges)
+            return structure.score_matrix(texts, videos, self.structure_heads())
+        return structure.chunked_pair_scores(texts, videos, text_index, video_index, self.structure_heads())
 
     def forward(self, text, video, with_shuffle: bool = False) -> FinstaOutput:
         """Encode a (text Batch, video Batch) of B pairs into embeddings, node states and coreference edges."""
@@ -252,29 +286,40 @@ class FinstaModel(nn.Module):
         unary_words, edge_attr = self.words(unary_embed), self.words(edge_embed)
         x = x.index_add(0, video.unary_index, unary_words)
         edge_words = torch.cat([edge_attr, unary_words])
-        candidate = self.rgtrm.spatial_step(x, video.edge_index, edge_attr)
-        video_nodes = self.rgtrm.temporal(candidate, video.link_index, video.frame, video.box)
+        video_nodes = self.rgtrm(x, video.edge_index, edge_attr, video.link_index, video.frame, video.box,
+                                 video.batch)
         video_pool = scatter(video_nodes, video.batch, dim=0, dim_size=text.num_graphs, reduce="mean")
         graph_video = self.video_graph_head(video_pool)
 
-        # HSG coreference: text object phrases against detection texts, per clip (detached: a choice, not a path).
+        # The HSG of each matched (caption, clip) pair, encoded; learned coreference picks each object's tracks.
         group, num_groups = hsg.track_groups(video.batch, video.track)
         group_graph = scatter(video.batch, group, dim=0, dim_size=num_groups, reduce="max")
         object_nodes = (text.node_kind == NODE_KINDS.index("object")).nonzero(as_tuple=True)[0]
-        pick, groups, rank = hsg.coreference(phrase_embed[object_nodes].detach(), text.batch[object_nodes],
-                                             object_embed.detach(), group, group_graph, num_groups,
-                                             self.config.cross_edge_k)
+        encoded = self.encode_hsg(text, video, text_nodes, video_nodes, edge_attr, group, group_graph)
+        text_row, track_row, rank = encoded.top_k(self.config.cross_edge_k)
         out = FinstaOutput(
             backbone_video=backbone_video, backbone_text=backbone_text, graph_video=graph_video,
             graph_text=graph_text, text_nodes=text_nodes, video_nodes=video_nodes, phrase_embed=phrase_embed,
             object_embed=object_embed, edge_words=edge_words, group=group, num_groups=num_groups,
-            group_graph=group_graph, object_nodes=object_nodes, coreference_text=object_nodes[pick],
-            coreference_group=groups, coreference_rank=rank)
+            group_graph=group_graph, object_nodes=object_nodes, coreference_text=encoded.text_node[text_row],
+            coreference_group=encoded.track_group[track_row], coreference_rank=rank, encoded=encoded)
         if with_shuffle:
             frame, links = shuffled_frames(video)
-            out.video_nodes_shuffled = self.rgtrm.temporal(candidate, links, frame, video.box)
+            shuffled = self.rgtrm(x, video.edge_index, edge_attr, links, frame, video.box, video.batch)
+            out.video_nodes_shuffled = shuffled
+            out.encoded_shuffled = self.encode_hsg(text, video, text_nodes, shuffled, edge_attr, group, group_graph,
+                                               links)
             out.frame_shuffled = frame
         return out
+
+    def encode_hsg(self, text, video, text_nodes, video_nodes, edge_attr, group, group_graph,
+                   link_index=None) -> hsg.HSGOutput:
+        """HSGEncoder over the matched pairs (caption i, clip i): rows are the input nodes and tracks in order."""
+        pairs = torch.arange(text.num_graphs, device=text_nodes.device)
+        return self.hsg(text_nodes, text.edge_index, text.edge_kind, text.batch,
+                        text.node_kind == NODE_KINDS.index("object"), video_nodes, video.edge_index, edge_attr,
+                        video.link_index if link_index is None else link_index, video.batch, group, group_graph,
+                        pairs, pairs)
 
     def osc(self, text, video, out: FinstaOutput) -> torch.Tensor:
         objects = out.object_nodes
@@ -285,7 +330,7 @@ class FinstaModel(nn.Module):
             positive = positive[objects]
         else:
             positive = text.batch[objects].unsqueeze(1) == video.batch.unsqueeze(0)
-        return losses.osc_loss(out.text_nodes[objects], out.video_nodes, positive, self.config.temperature)
+        return losses.osc_loss(out.encoded.text[objects], out.encoded.video, positive, self.config.temperature)
 
     def track_summaries(self, text, video, out: FinstaOutput, nodes: torch.Tensor, frame: torch.Tensor):
         """Per text relation node with a subject: the video predicate from its subject/object track memories.
@@ -315,51 +360,77 @@ class FinstaModel(nn.Module):
         return relation, predicate, swapped, swap_valid
 
     def ptc(self, text, video, out: FinstaOutput, shuffled_as_positive: bool = False) -> torch.Tensor:
-        relation, predicate, swapped, swap_valid = self.track_summaries(text, video, out, out.video_nodes,
+        relation, predicate, swapped, swap_valid = self.track_summaries(text, video, out, out.encoded.video,
                                                                         video.frame)
-        _, shuffled, _, _ = self.track_summaries(text, video, out, out.video_nodes_shuffled, out.frame_shuffled)
+        _, shuffled, _, _ = self.track_summaries(text, video, out, out.encoded_shuffled.video, out.frame_shuffled)
         if shuffled_as_positive:
             predicate, shuffled = shuffled, predicate
         shuffle_valid = video.frame_mask.sum(1)[text.batch[relation]] > 1
         words = flat(text.node_text)
         vocabulary = {w: i for i, w in enumerate(sorted(set(words)))}
         predicate_of = torch.tensor([vocabulary[words[r]] for r in relation.tolist()], device=relation.device)
-        return losses.ptc_loss(self.text_predicate(out.text_nodes[relation]), predicate, [shuffled, swapped],
+        return losses.ptc_loss(self.text_predicate(out.encoded.text[relation]), predicate, [shuffled, swapped],
                                [shuffle_valid, swap_valid], text.batch[relation], self.config.temperature, predicate_of)
 
     def compute_losses(self, text, video) -> dict:
-        """All switched-on losses and their sum under 'loss'. The backbone's own InfoNCE is always on."""
+        """All switched-on losses and their sum under 'loss'. The backbone's own InfoNCE is always on; with hard
+        negatives the backbone also meets them (host_negatives, as the host alone does: BackboneOnly)."""
         out = self(text, video, with_shuffle=self.config.use_ptc)
         terms = {"backbone_nce": losses.info_nce(out.backbone_video, out.backbone_text, self.config.temperature)}
         if self.config.use_coarse:
             terms["graph_nce"] = losses.info_nce(out.graph_video, out.graph_text, self.config.temperature)
-        if self.config.use_hard_negatives and (negatives := self.hard_negatives(text)) is not None:
-            pooled, parts, negative_of = negatives
-            terms["hard_negatives"] = losses.hard_negative_nce(out.graph_video, out.graph_text, pooled,
+        negatives = self.hard_negatives(text) if self.config.use_hard_negatives else None
+        texts, videos = self.structure_parts(text, video, out)
+        if negatives is not None:
+            terms["hard_negatives"] = losses.hard_negative_nce(out.graph_video, out.graph_text, negatives.graph_text,
                                                                self.config.temperature)
-            texts, videos = self.structure_parts(text, video, out)
             terms["structure_negatives"] = structure.hard_negative_loss(
-                texts, parts, negative_of, videos, self.video_predicate, self.config.use_cross_edges,
+                texts, negatives.parts, negatives.negative_of, videos, self.structure_heads(),
                 self.config.temperature)
+            if negatives.worded.numel():
+                terms["host_negatives"] = losses.hard_negative_nce(out.backbone_video, out.backbone_text,
+                                                                   negatives.host_text, self.config.temperature)
         if self.config.use_osc:
             terms["osc"] = self.osc(text, video, out)
         if self.config.use_ptc:
             terms["ptc"] = self.ptc(text, video, out)
         if self.config.use_distill:
-            terms["distill"] = (losses.distillation_loss(out.backbone_video, out.graph_video)
-                                + losses.distillation_loss(out.backbone_text, out.graph_text))
+            terms["distill"] = self.config.distill_weight * self.distillation(out, texts, videos, negatives)
         terms["loss"] = sum(terms.values())
         return terms
 
+    def distillation(self, out: FinstaOutput, texts: structure.TextParts, videos: structure.VideoParts,
+                     negatives: HardNegatives | None) -> torch.Tensor:
+        """The host's caption-clip similarity distributions pulled toward the structure path's (teacher detached):
+            clip i over the batch's captions and the negatives' rewritten captions (v2t), caption i over the clips
+            (t2v): (KL(p_struct || p_host)_v2t + KL(...)_t2v) / 2 with losses.similarity_distillation,
+        host logits cos / temperature, teacher logits structure score / distill_teacher_temperature."""
+        candidates = texts
+        host_negatives = out.backbone_text[:0]
+        rows = torch.arange(len(texts), device=out.backbone_text.device)
+        if negatives is not None and negatives.worded.numel():
+            candidates = structure.concat_texts([texts, negatives.parts])
+            host_negatives = negatives.host_text
+            rows = torch.cat([rows, len(texts) + negatives.worded])
+        with torch.no_grad():
+            teacher = self.structure_scores(candidates, videos)[rows] / self.config.distill_teacher_temperature
+        host_v2t = losses.retrieval_logits(out.backbone_video, out.backbone_text, host_negatives,
+                                           self.config.temperature)
+        host_t2v = losses.retrieval_logits(out.backbone_text, out.backbone_video, None, self.config.temperature)
+        return (losses.similarity_distillation(host_v2t, teacher.t())
+                + losses.similarity_distillation(host_t2v, teacher[:len(texts)])) / 2
+
 
 class BackboneOnly(nn.Module):
-    """The host model trained alone (its own pooled InfoNCE): the baseline Finsta is compared with."""
+    """The host model trained alone (its own pooled InfoNCE): the baseline Finsta is compared with. With
+    config.use_hard_negatives it also meets the structure-swapped captions Finsta sees (negatives.batch_negatives,
+    their rewritten caption texts) in a NegCLIP-style video->text InfoNCE: the fair baseline."""
 
-    def __init__(self, backbone: nn.Module, dim: int, temperature: float):
+    def __init__(self, backbone: nn.Module, config: FinstaConfig = FinstaConfig()):
         super().__init__()
-        self.backbone, self.temperature = backbone, temperature
-        self.video_head = nn.Linear(backbone.embed_dim, dim)
-        self.text_head = nn.Linear(backbone.embed_dim, dim)
+        self.backbone, self.config = backbone, config
+        self.video_head = nn.Linear(backbone.embed_dim, config.dim)
+        self.text_head = nn.Linear(backbone.embed_dim, config.dim)
 
     def forward(self, text, video) -> BackboneOutput:
         captions = self.backbone.encode_text(list(text.caption)).pooled
@@ -368,6 +439,12 @@ class BackboneOnly(nn.Module):
 
     def compute_losses(self, text, video) -> dict:
         out = self(text, video)
-        loss = losses.info_nce(out.backbone_video, out.backbone_text, self.temperature)
-        return {"backbone_nce": loss, "loss": loss}
-
+        terms = {"backbone_nce": losses.info_nce(out.backbone_video, out.backbone_text, self.config.temperature)}
+        made = batch_negatives(text, random.Random(int(torch.randint(2**31, (1,))))) if (
+            self.config.use_hard_negatives) else []
+        host_text, worded = host_negatives(self.backbone, self.text_head, [n.caption for _, n in made])
+        if worded.numel():
+            terms["host_negatives"] = losses.hard_negative_nce(out.backbone_video, out.backbone_text, host_text,
+                                                               self.config.temperature)
+        terms["loss"] = sum(terms.values())
+        return terms

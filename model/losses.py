@@ -14,15 +14,22 @@ def info_nce(video: torch.Tensor, text: torch.Tensor, temperature: float = 0.07)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
 
 
+def retrieval_logits(video: torch.Tensor, text: torch.Tensor, negatives: torch.Tensor | None = None,
+                     temperature: float = 0.07) -> torch.Tensor:
+    """s_ij = cos(v_i, t_j) / tau over the candidates t = [text; negatives].
+    video, text [B, d], negatives [M, d] -> [B, B + M]"""
+    candidates = text if negatives is None else torch.cat([text, negatives])
+    return F.normalize(video, dim=-1) @ F.normalize(candidates, dim=-1).t() / temperature
+
+
 def hard_negative_nce(video: torch.Tensor, text: torch.Tensor, negatives: torch.Tensor,
                       temperature: float = 0.07) -> torch.Tensor:
     """Video -> text InfoNCE whose candidates are the batch's captions plus hard negatives (structure-swapped captions).
 
-    s_ij = cos(v_i, t_j) / tau over t = [text; negatives];   L = CE(s, diag).
+    s = retrieval_logits(video, text, negatives);   L = CE(s, diag).
     video, text [B, d], negatives [M, d] -> scalar
     """
-    candidates = F.normalize(torch.cat([text, negatives]), dim=-1)
-    logits = F.normalize(video, dim=-1) @ candidates.t() / temperature
+    logits = retrieval_logits(video, text, negatives, temperature)
     return F.cross_entropy(logits, torch.arange(video.shape[0], device=video.device))
 
 
@@ -75,6 +82,25 @@ def ptc_loss(text_predicates: torch.Tensor, video_predicates: torch.Tensor, hard
     return (torch.logsumexp(logits, dim=1) - positive.squeeze(1)).mean()
 
 
-def distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-    """Pull the backbone's pooled output toward the structured (graph) representation: mean(1 - cos(s, sg(t)))."""
-    return (1 - F.cosine_similarity(student, teacher.detach(), dim=-1)).mean()
+def similarity_distillation(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                            valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Pull the host's retrieval distribution toward the structure path's (the teacher, detached).
+
+    For each query row i (a clip, or a caption) over its valid candidates j (the batch's captions and their hard
+    negatives, or the batch's clips):
+        p^T_i = softmax_j(teacher_ij),   p^S_i = softmax_j(student_ij)
+        L = mean_i KL(p^T_i || p^S_i) = mean_i sum_j p^T_ij (log p^T_ij - log p^S_ij)
+    Rows without a valid candidate are left out. The logits carry their own temperatures (host: cos / tau; teacher:
+    structure score / tau_teacher).
+    student_logits, teacher_logits [Q, C], valid [Q, C] bool -> scalar
+    """
+    if valid is None:
+        valid = torch.ones_like(student_logits, dtype=torch.bool)
+    rows = valid.any(dim=1)
+    if not rows.any():
+        return student_logits.sum() * 0.0
+    student, teacher, valid = student_logits[rows], teacher_logits.detach()[rows], valid[rows]
+    log_student = torch.log_softmax(student.masked_fill(~valid, float("-inf")), dim=1)
+    log_teacher = torch.log_softmax(teacher.masked_fill(~valid, float("-inf")), dim=1)
+    terms = torch.where(valid, log_teacher.exp() * (log_teacher - log_student), 0.0)
+    return terms.sum(dim=1).mean()

@@ -21,15 +21,18 @@ compares the two graphs part by part, through the holistic scene graph's corefer
                                                                         relations happen in V: t_r, in keyframes, is
                                                                         the softmax(cos / 0.1)-weighted keyframe of
                                                                         the DSG relations of the relation-edges term
-where h are GTrm states, m R-GTrm memory states (m_s: the subject track's state on its latest keyframe), and a text
-object grounds to the track of V whose detection text embeds closest to its phrase (hsg.coreference, top 1).
-Without HSG cross edges a relation is compared with the mean track of the clip instead.
+where h are GTrm states, m R-GTrm states, and a text object o grounds to the tracks g of V by the learned coreference
+scores s_og (hsg.CoreferenceScorer on h_o and the track's mean state): m_s = sum_g softmax_g(s_sg) m_g with m_g the
+track's state on its latest keyframe (soft, so the predicate term trains the coreference scores), and the relation
+words and order terms read the DSG relations of the best track, argmax_g s_sg. Without HSG cross edges a relation is
+compared with the mean track of the clip instead.
 
 Captions and clips are encoded once, into flat TextParts / VideoParts (all graphs of a batch concatenated, with the
 graph of every row); any caption can then be scored against any clip, which retrieval (N x N) and the hard
 negatives (a caption's structure-swapped variants against its own clip) need, all pairs at once.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -43,12 +46,20 @@ LOCALISE = 0.1  # softmax temperature over a relation's DSG matches when placing
 
 
 @dataclass
+class Heads:
+    """The learned parts of the score: the video predicate head P_v and the HSG coreference scorer."""
+    video_predicate: Callable[[torch.Tensor], torch.Tensor]    # [R, 3d] -> [R, d]
+    coreference: "hsg.CoreferenceScorer"
+    use_cross_edges: bool = True
+
+
+@dataclass
 class TextParts:
     """M captions. Rows of objects and relations are grouped by caption, in caption order."""
     pooled: torch.Tensor          # [M, d] graph-path text embeddings
     objects: torch.Tensor         # [O, d] GTrm states of the object nodes
     object_text: torch.Tensor     # [O] their caption
-    grounding: torch.Tensor       # [O, e] their phrase embeddings (coreference)
+    grounding: torch.Tensor       # [O, d] what coreference reads of them (their GTrm states)
     relations: torch.Tensor       # [R, d] text predicates of the relation nodes whose subject is an object node
     relation_words: torch.Tensor  # [R, d] their projected word embeddings
     relation_text: torch.Tensor   # [R] their caption
@@ -68,7 +79,7 @@ class VideoParts:
     pooled: torch.Tensor          # [K, d] graph-path video embeddings
     nodes: torch.Tensor           # [N, d] R-GTrm memory states
     node_video: torch.Tensor      # [N] their clip
-    grounding: torch.Tensor       # [G, e] mean detection-text embedding per track
+    grounding: torch.Tensor       # [G, d] mean R-GTrm state per track (coreference)
     summary: torch.Tensor         # [G, d] each track's memory state on its latest keyframe
     track_video: torch.Tensor     # [G] their clip
     edge_words: torch.Tensor      # [Q, d] projected word embeddings of the DSG relations (binary and unary)
@@ -98,23 +109,23 @@ def text_parts(text, nodes: torch.Tensor, pooled: torch.Tensor, phrase_embed: to
     first, second = first[both], second[both]
     return TextParts(
         before_first=relation_row[first], before_second=relation_row[second], before_text=text.batch[first],
-        pooled=pooled, objects=nodes[is_object], object_text=text.batch[is_object], grounding=phrase_embed[is_object],
+        pooled=pooled, objects=nodes[is_object], object_text=text.batch[is_object], grounding=nodes[is_object],
         relations=text_predicate(nodes[relation]), relation_words=words(phrase_embed[relation]),
         relation_text=text.batch[relation], subject=row[subject],
         object=torch.where(object_node >= 0, row[object_node.clamp(min=0)], -1))
 
 
-def video_parts(video, nodes: torch.Tensor, pooled: torch.Tensor, object_embed: torch.Tensor,
-                edge_words: torch.Tensor, last_of_track) -> VideoParts:
-    """The parts of a video Batch, from R-GTrm memory states [N, d], pooled [B, d], detection embeddings [N, e] and
-    the projected words of its binary then unary relations [E + U, d]."""
+def video_parts(video, nodes: torch.Tensor, pooled: torch.Tensor, edge_words: torch.Tensor,
+                last_of_track) -> VideoParts:
+    """The parts of a video Batch, from R-GTrm states [N, d], pooled [B, d] and the projected words of its binary then
+    unary relations [E + U, d]."""
     group, num_groups = hsg.track_groups(video.batch, video.track)
     subject = torch.cat([video.edge_index[0], video.unary_index])
     return VideoParts(
         edge_frame=video.frame[subject].to(nodes.dtype), edge_words=edge_words, edge_subject=group[subject],
         edge_object=torch.cat([group[video.edge_index[1]], torch.full_like(video.unary_index, -1)]),
         pooled=pooled, nodes=nodes, node_video=video.batch,
-        grounding=scatter(object_embed, group, dim=0, dim_size=num_groups, reduce="mean"),
+        grounding=scatter(nodes, group, dim=0, dim_size=num_groups, reduce="mean"),
         summary=nodes[last_of_track(group, video.frame, num_groups)] if num_groups else nodes[:0],
         track_video=scatter(video.batch, group, dim=0, dim_size=num_groups, reduce="max"))
 
@@ -167,7 +178,7 @@ def masked_cosine(a: torch.Tensor, b: torch.Tensor, allowed: torch.Tensor) -> to
 
 
 def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, video_index: torch.Tensor,
-                video_predicate, use_cross_edges: bool = True) -> torch.Tensor:
+                heads: Heads) -> torch.Tensor:
     """s(texts[text_index[p]], videos[video_index[p]]) for every pair p -> [P] (differentiable)."""
     num_pairs = text_index.shape[0]
     total = F.cosine_similarity(texts.pooled[text_index], videos.pooled[video_index], dim=-1)
@@ -186,14 +197,15 @@ def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, 
     if row.numel() and videos.summary.shape[0]:
         in_clip = videos.track_video.unsqueeze(0) == video_index[pair].unsqueeze(1)
         valid = in_clip.any(dim=1)  # the clip has tracks (else grounding picks an arbitrary one, left out below)
-        if use_cross_edges:
+        if heads.use_cross_edges:
             def grounded(object_rows):
-                scores = masked_cosine(texts.grounding[object_rows.clamp(min=0)], videos.grounding, in_clip)
-                return scores.argmax(dim=1)
+                scores = heads.coreference.matrix(texts.grounding[object_rows.clamp(min=0)], videos.grounding)
+                scores = scores.masked_fill(~in_clip, float("-inf"))
+                weights = torch.softmax(scores.masked_fill(~valid.unsqueeze(1), 0.0), dim=1)
+                return weights @ videos.summary, scores.argmax(dim=1)
             has_object = texts.object[row] >= 0
-            subject_track, object_track = grounded(texts.subject[row]), grounded(texts.object[row])
-            s = videos.summary[subject_track]
-            o = torch.where(has_object.unsqueeze(1), videos.summary[object_track], 0.0)
+            (s, subject_track), (o, object_track) = grounded(texts.subject[row]), grounded(texts.object[row])
+            o = torch.where(has_object.unsqueeze(1), o, 0.0)
             # The DSG relations of the subject's track, alone or towards the object's track.
             own = (videos.edge_subject.unsqueeze(0) == subject_track.unsqueeze(1)) & (
                 (videos.edge_object.unsqueeze(0) == -1)
@@ -202,7 +214,7 @@ def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, 
             mean_track = scatter(videos.summary, videos.track_video, dim=0, dim_size=len(videos), reduce="mean")
             s = o = mean_track[video_index[pair]]
             own = (videos.track_video[videos.edge_subject].unsqueeze(0) == video_index[pair].unsqueeze(1))
-        predicted = video_predicate(torch.cat([s, o, s - o], dim=1))
+        predicted = heads.video_predicate(torch.cat([s, o, s - o], dim=1))
         agreement = F.cosine_similarity(texts.relations[row], predicted, dim=1)
         edge_words = torch.zeros_like(agreement)  # a relation the DSG does not have at all scores 0
         seen = torch.zeros_like(valid)
@@ -232,22 +244,22 @@ def pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, 
 
 
 def chunked_pair_scores(texts: TextParts, videos: VideoParts, text_index: torch.Tensor, video_index: torch.Tensor,
-                        video_predicate, use_cross_edges: bool = True, budget: int = 2**24) -> torch.Tensor:
+                        heads: Heads, budget: int = 2**24) -> torch.Tensor:
     """pair_scores in chunks of pairs whose (caption rows x clip rows) similarity blocks hold about `budget` entries."""
     rows_per_text = (texts.objects.shape[0] + texts.relations.shape[0]) / max(1, len(texts))
     video_rows = max(videos.nodes.shape[0], videos.edge_words.shape[0], 1)
     chunk = max(1, int(budget / max(1.0, rows_per_text * video_rows)))
-    scores = [pair_scores(texts, videos, text_index[i:i + chunk], video_index[i:i + chunk], video_predicate,
-                          use_cross_edges) for i in range(0, text_index.shape[0], chunk)]
+    scores = [pair_scores(texts, videos, text_index[i:i + chunk], video_index[i:i + chunk], heads)
+              for i in range(0, text_index.shape[0], chunk)]
     return torch.cat(scores) if scores else texts.pooled.new_zeros(0)
 
 
-def score_matrix(texts: TextParts, videos: VideoParts, video_predicate, use_cross_edges: bool = True,
+def score_matrix(texts: TextParts, videos: VideoParts, heads: Heads,
                  budget: int = 2**24) -> torch.Tensor:
     """[len(texts), len(videos)] structural scores of every caption against every clip."""
     t, v = torch.meshgrid(torch.arange(len(texts)), torch.arange(len(videos)), indexing="ij")
     t, v = t.flatten().to(texts.pooled.device), v.flatten().to(texts.pooled.device)
-    return chunked_pair_scores(texts, videos, t, v, video_predicate, use_cross_edges, budget).view(
+    return chunked_pair_scores(texts, videos, t, v, heads, budget).view(
         len(texts), len(videos))
 
 
@@ -263,14 +275,14 @@ def rerank(similarity: torch.Tensor, score, k: int) -> torch.Tensor:
 
 
 def hard_negative_loss(true: TextParts, negatives: TextParts, negative_of: torch.Tensor, videos: VideoParts,
-                       video_predicate, use_cross_edges: bool, temperature: float) -> torch.Tensor:
+                       heads: Heads, temperature: float) -> torch.Tensor:
     """Each clip picks its caption among the caption and its structure-swapped variants by structural score:
         L_i = -log( exp(s(T_i, V_i) / tau) / (exp(s(T_i, V_i) / tau) + sum_k exp(s(N_ik, V_i) / tau)) )
     over the clips that have negatives. negative_of [K]: the clip (= caption) each negative was made from."""
     texts = concat_texts([true, negatives])
     clip = torch.cat([torch.arange(len(true), device=negative_of.device), negative_of])
     text_index = torch.arange(len(texts), device=clip.device)
-    logits = pair_scores(texts, videos, text_index, clip, video_predicate, use_cross_edges) / temperature
+    logits = pair_scores(texts, videos, text_index, clip, heads) / temperature
     has = torch.bincount(negative_of, minlength=len(true)) > 0
     normaliser = scatter(logits.exp(), clip, dim=0, dim_size=len(true), reduce="sum").log()
     return (normaliser - logits[: len(true)])[has].mean()

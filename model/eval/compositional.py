@@ -3,8 +3,9 @@
 The protocol, per host backbone and seed (the paper's: Finsta plugs into an already trained video-language model):
  1. the host alone (its coarse InfoNCE) trains on the train split until its dev R@1 stops rising (patience, or
     host_max_steps): the "well-trained VLM" checkpoint, shared by every row of that seed;
- 2. from it, the same `steps` on the same batches (a) alone, (b) alone with the caption negatives Finsta's kinds make
-    (model/eval/controls.py, NegCLIP-style), (c) with Finsta plugged in (FinstaModel built around the host's weights),
+ 2. from it, the same `steps` on the same batches (a) alone, (b) alone with the hard negatives Finsta sees
+    (BackboneOnly with use_hard_negatives, NegCLIP-style), (c) with Finsta plugged in (FinstaModel built around the
+    host's weights),
     and each ablation of (c);
  3. every model is read once on each evaluation split (dev, heldout-wording, heldout-composition): t2v / v2t R@1, R@5
     among that split's clips (model.eval.retrieval: items deduplicated by video and segment), and pairwise accuracy,
@@ -39,7 +40,7 @@ from model import checkpoint
 from model.backbones import build_backbone
 from model.data import ShardStream, collate, text_graph, video_graph
 from model.eval import statistics
-from model.eval.controls import DsgTextMatcher, HostWithNegatives, negatives_of_rows
+from model.eval.controls import DsgTextMatcher
 from model.eval.retrieval import retrieval, score_pairs
 from model.finsta import FinstaConfig
 from model.trainer import LossModule, TrainConfig, build_model, parameter_groups, train_step
@@ -116,11 +117,10 @@ class Sample:
 @dataclasses.dataclass
 class BenchmarkData:
     """Decoded once, shared by every run: the train samples, the samples and the negatives' TSG rows per evaluation
-    split, and the caption negatives of the train captions (HostWithNegatives)."""
+    split."""
     train: list[Sample]
     evaluation: dict[str, list[Sample]]
     negatives: dict[str, list[dict]]
-    train_negatives: dict[str, dict[str, list[str]]]
 
     def pairs(self, samples: list[Sample], use_modifiers: bool) -> list:
         return [(text_graph(s.text, use_modifiers), s.video) for s in samples]
@@ -153,8 +153,8 @@ def load_data(graphs: str | Path, negatives: str | Path, split_of: dict[str, str
         raise ValueError(f"compositional benchmark: {len(train)} train pairs; split(s) {empty} without clips or "
                          f"negatives in {graphs} and {negatives}; expected all non-empty (build the demo shards with "
                          "its benchmark splits and parse test_compositional.json: make eval).")
-    data = BenchmarkData(train, evaluation, by_split, negatives_of_rows([s.text for s in train], seed=0))
-    print(f"== {len(train)} train pairs ({len(data.train_negatives)} with caption negatives); "
+    data = BenchmarkData(train, evaluation, by_split)
+    print(f"== {len(train)} train pairs; "
           + ", ".join(f"{s}: {len(evaluation[s])} clips, {len(by_split[s])} negatives" for s in splits), flush=True)
     return data
 
@@ -360,7 +360,8 @@ def seed_rows(bench: BenchmarkConfig, graphs: str | Path, data: BenchmarkData, b
               configurations: tuple[str, ...]) -> list[dict]:
     """Every configuration of one host and seed, on every evaluation split."""
     _, host_max_steps, steps, _ = bench.sizes(backbone)
-    host_config = bench.train_config(graphs, backbone, seed, finsta=False)
+    host_config = bench.train_config(graphs, backbone, seed, finsta=False,
+                                     overrides={"model": {"use_hard_negatives": False}})
     started = time.perf_counter()
     host, host_steps, dev = train_host(bench, host_config, data, host_max_steps)
     host_state = copy.deepcopy(host.state_dict())
@@ -371,9 +372,9 @@ def seed_rows(bench: BenchmarkConfig, graphs: str | Path, data: BenchmarkData, b
         started = time.perf_counter()
         trained = steps
         if run in (HOST, HOST_NEGATIVES):
-            config = host_config
-            model = from_host(config, host_state)
-            learner = HostWithNegatives.around(model, data.train_negatives, seed) if run == HOST_NEGATIVES else model
+            config = host_config if run == HOST else bench.train_config(
+                graphs, backbone, seed, finsta=False, overrides={"model": {"use_hard_negatives": True}})
+            model = learner = from_host(config, host_state)
         elif run == UNTRAINED:
             config = bench.train_config(graphs, backbone, seed, finsta=True)
             torch.manual_seed(seed)

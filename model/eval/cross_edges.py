@@ -1,39 +1,35 @@
 """The HSG cross edges a trained model draws for one (caption, clip) pair: what the report's HSG pictures show."""
 
 import torch
-import torch.nn.functional as F
-from torch_geometric.utils import scatter
 
-from model import hsg
-from model.data import NODE_KINDS, text_graph, video_graph
+from model.data import collate, text_graph, video_graph
 from model.trainer import TrainConfig
 
 
 @torch.no_grad()
 def coreference_for_rows(model, tsg_row: dict, dsg_row: dict, config: TrainConfig) -> list[dict]:
-    """The HSG cross edges of one (caption, clip) pair as the trained model draws them (model/hsg.py): each text
-    object node to its top-k tracks by cosine similarity of the object phrase and the tracks' detection texts.
+    """The HSG cross edges of one (caption, clip) pair as the trained model draws them: each text object node to its
+    top-k tracks by the learned coreference scores of the model's HSG encoder (model/hsg.py, CoreferenceScorer).
 
-    -> [{"text_node": index into tsg_row["nodes"], "track_id": int, "score": float}]; [] for a model without graphs
-    or a pair without objects on either side.
+    -> [{"text_node": index into tsg_row["nodes"], "track_id": int, "score": float}] with score the coreference
+    weight a_tg (softmax over the clip's tracks); [] for a model without graphs or a pair without objects on either
+    side.
     """
-    if not hasattr(model, "encode_strings"):
+    if not hasattr(model, "encode_hsg"):
         return []
     kept = [i for i, n in enumerate(tsg_row["nodes"]) if config.use_modifiers or n["kind"] != "modifier"]
     text, video = text_graph(tsg_row, config.use_modifiers), video_graph(dsg_row, config.image_size,
                                                                          config.num_frames)
-    object_nodes = (text.node_kind == NODE_KINDS.index("object")).nonzero(as_tuple=True)[0]
-    if object_nodes.numel() == 0 or video.num_nodes == 0:
+    if video.num_nodes == 0:
         return []
     model.eval()
-    phrases, detections = model.encode_strings([text.node_phrase[i] for i in object_nodes.tolist()],
-                                               video.object_text)
-    group, num_groups = hsg.track_groups(torch.zeros(video.num_nodes, dtype=torch.long), video.track)
-    zeros = torch.zeros(object_nodes.numel(), dtype=torch.long)
-    pick, groups, _ = hsg.coreference(phrases, zeros, detections, group, torch.zeros(num_groups, dtype=torch.long),
-                                      num_groups, config.model.cross_edge_k)
-    track_embed = scatter(detections, group, dim=0, dim_size=num_groups, reduce="mean")
-    similarity = F.normalize(phrases, dim=-1) @ F.normalize(track_embed, dim=-1).t()
-    track_of_group = torch.zeros(num_groups, dtype=torch.long).scatter_(0, group, video.track)
-    return [{"text_node": kept[object_nodes[t].item()], "track_id": int(track_of_group[g]),
-             "score": float(similarity[t, g])} for t, g in zip(pick.tolist(), groups.tolist())]
+    device = next(model.parameters()).device
+    text_batch, video_batch = (b.to(device) for b in collate([(text, video)]))
+    encoded = model(text_batch, video_batch).encoded
+    text_row, track_row, _ = encoded.top_k(config.model.cross_edge_k)
+    weight = {(t, g): float(w) for t, g, w in zip(encoded.cross_text.tolist(), encoded.cross_track.tolist(),
+                                                  encoded.weights.tolist())}
+    track_of_group = torch.zeros(encoded.track.shape[0], dtype=torch.long).scatter_(
+        0, encoded.track_group[encoded.video_track].cpu(), video.track)
+    return [{"text_node": kept[encoded.text_node[t].item()], "track_id": int(track_of_group[encoded.track_group[g]]),
+             "score": weight[(t, g)]} for t, g in zip(text_row.tolist(), track_row.tolist())]

@@ -7,4 +7,5 @@
   directions.py, objects.py, events.py, temporal.py   the passes
   repair.py       parsing again a caption whose parse reads a verb as a noun
   build.py        build_tsg: the passes in order
+  parse.py        load_spacy, parse_doc: the entry points of the stage and of the learned parser (caption_model/)
 """

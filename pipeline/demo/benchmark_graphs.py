@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 
 from pipeline.demo import layout, splits
 from pipeline.demo.generate import BENCHMARK, DemoConfig
-from pipeline.parse_captions import CaptionParser
-from pipeline.runner import BuildGraphsConfig, run
+from pipeline.parse_captions import DEFAULT_PARSER, CaptionParser
+from pipeline.runner import BEFORE_THE_SETTING, BuildGraphsConfig, run
 from schemas import manifest, tsg
 from schemas.common import STATUS_OK
 
@@ -29,7 +29,9 @@ def benchmark_graphs(data_root: str | Path, graphs: str | Path, out: str | Path,
     {video_id: benchmark split})."""
     data_root, graphs, out = Path(data_root), Path(graphs), Path(out)
     ensure_graphs(data_root, graphs, demo)
-    negatives = parse_negatives(data_root, out / NEGATIVES_FILE)
+    # The negatives are parsed as the shards' own captions were.
+    parser = manifest.read(graphs)["pipeline_config"].get("caption_parser", BEFORE_THE_SETTING["caption_parser"])
+    negatives = parse_negatives(data_root, out / NEGATIVES_FILE, parser)
     overlap = splits.format_overlap(splits.dsg_word_overlap(data_root))
     (out / OVERLAP_FILE).write_text(overlap + "\n")
     print("== caption content words that are DSG label words, per split:\n" + overlap, flush=True)
@@ -57,23 +59,23 @@ def ensure_graphs(data_root: Path, graphs: Path, demo: DemoConfig = BENCHMARK) -
 
 
 def parse_texts(sample_ids: list[str], captions: list[str], video_ids: list[str] | None = None,
-                split: str = "") -> dict:
+                split: str = "", parser: str = DEFAULT_PARSER) -> dict:
     """Captions -> TSG columns (tsg.SCHEMA names, one list each) through the pipeline's parser; a caption it cannot
     parse is a row with status 'error' saying why."""
     n = len(sample_ids)
-    return CaptionParser()({"sample_id": list(sample_ids), "video_id": list(video_ids or [""] * n),
-                            "split": [split] * n, "caption": list(captions), "status": [STATUS_OK] * n,
-                            "error_message": [None] * n})
+    return CaptionParser(parser=parser)({"sample_id": list(sample_ids), "video_id": list(video_ids or [""] * n),
+                                         "split": [split] * n, "caption": list(captions), "status": [STATUS_OK] * n,
+                                         "error_message": [None] * n})
 
 
-def parse_negatives(data_root: Path, path: Path) -> Path:
+def parse_negatives(data_root: Path, path: Path, parser: str) -> Path:
     """test_compositional.json's negative captions -> TSG rows (+ clip_sample_id, negative_index, kind), a parquet file.
 
     A negative's sample_id is '{clip sample_id}/negative-{index}' (sample ids are unique within a TSG table)."""
     entries = json.loads((data_root / layout.COMPOSITIONAL).read_text())
     keys = [(e, i, n) for e in entries for i, n in enumerate(e["negatives"])]
     rows = parse_texts([f"{e['sample_id']}/negative-{i}" for e, i, _ in keys], [n["caption"] for _, _, n in keys],
-                       [e["video_id"] for e, _, _ in keys], "val")
+                       [e["video_id"] for e, _, _ in keys], "val", parser)
     table = pa.Table.from_pydict(rows, schema=tsg.SCHEMA)
     table = table.append_column("clip_sample_id", pa.array([e["sample_id"] for e, _, _ in keys], pa.string()))
     table = table.append_column("negative_index", pa.array([i for _, i, _ in keys], pa.int32()))

@@ -2,7 +2,8 @@
 
 The detector gets its own, larger set of rendered videos (a different seed from the demo, so none of the demo's
 videos are seen in training); mAP50 is reported on that set's held-out videos and on the demo's own val frames.
-Every ultralytics output goes under `<data_root>/runs/`; the best checkpoint is copied to `weights_out`.
+Every ultralytics output goes under `<data_root>/runs/` (the best checkpoint: runs/shapes/weights/best.pt); it is
+copied over the project's demo weights only when `weights_out` names them.
 """
 
 import shutil
@@ -25,7 +26,8 @@ class DetectorConfig:
     batch: int = field(default=16, metadata={"help": "images per training batch"})
     device: str = field(default="cpu", metadata={"help": "cpu, 0 (first GPU), ..."})
     seed: int = field(default=0, metadata={"help": "training seed"})
-    weights_out: str = field(default=str(layout.WEIGHTS), metadata={"help": "where the best checkpoint goes"})
+    weights_out: str = field(default="", metadata={"help": "also copy the best checkpoint here; the demo weights the "
+                                                   f"pipeline uses are {layout.WEIGHTS} (empty: the run folder only)"})
 
 
 def ensure_datasets(cfg: DetectorConfig) -> tuple[Path, Path]:
@@ -53,7 +55,7 @@ def evaluate_map50(weights: str | Path, data_yaml: str | Path, imgsz: int, devic
 
 
 def train_detector(cfg: DetectorConfig) -> dict:
-    """Train, evaluate, copy the best weights to `cfg.weights_out`; return the figures."""
+    """Train, evaluate, copy the best weights to `cfg.weights_out` when given; return the figures."""
     from ultralytics import YOLO
 
     demo_yaml, detector_yaml = ensure_datasets(cfg)
@@ -68,9 +70,10 @@ def train_detector(cfg: DetectorConfig) -> dict:
     best = runs / "shapes" / "weights" / "best.pt"
     if not best.exists():
         raise FileNotFoundError(f"training finished but {best} is missing; see the ultralytics log above.")
-    out = Path(cfg.weights_out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(best, out)
+    out = Path(cfg.weights_out) if cfg.weights_out else best
+    if out != best:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(best, out)
     figures = {
         "weights": str(out),
         "train_seconds": round(train_seconds, 1),

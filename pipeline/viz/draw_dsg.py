@@ -1,7 +1,8 @@
 """Draw one DSG row: its keyframes in a grid with boxes, track ids, class + attributes and relation arrows (PNG).
 
-    python -m pipeline.viz.draw_dsg --shard out/demo/graphs/dsg-00000.parquet --sample-id 'v_demo_0030#0' --out a.png
-    python -m pipeline.viz.draw_dsg --video data/demo/videos/v_demo_0030.mp4 --start 0 --end 4 \\
+    .venv/bin/python -m pipeline.viz.draw_dsg --shard out/demo/graphs/dsg/<hash>/part-00000.parquet \\
+        --sample-id 'v_demo_0030#0' --out a.png
+    .venv/bin/python -m pipeline.viz.draw_dsg --video data/demo/videos/v_demo_0030.mp4 --start 0 --end 4 \\
         --imgsz 320 --out a.png
 Boxes and labels take their track's colour; under each box are its unary predicates ("moves left", "appears") and,
 per arrow it starts, the pair predicates ("-> #1 approaches, near"); arrows go from subject to object.
@@ -125,7 +126,7 @@ def row_from_shard(shard: str | Path, sample_id: str | None) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="PNG path to write")
-    parser.add_argument("--shard", help="a DSG parquet shard (dsg-*.parquet)")
+    parser.add_argument("--shard", help="a DSG shard file (GRAPHS/dsg/<hash>/part-NNNNN.parquet)")
     parser.add_argument("--sample-id", help="which sample of the shard (default: its first ok row)")
     parser.add_argument("--video", help="or a video file, built now with DSGBuilder")
     parser.add_argument("--start", type=float, default=0.0)

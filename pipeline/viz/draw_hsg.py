@@ -1,18 +1,16 @@
-"""Draw the cross-modal coreference edges of an HSG: caption objects (left) joined to video tracks (right)."""
+"""Draw the cross-modal coreference edges of an HSG as a grid: one row per caption object, one column per video
+track, each edge's score in its own cell, so every object's edges can be read however many there are."""
 
+import math
 from pathlib import Path
 
 
-def draw_hsg(tsg_row: dict, dsg_row: dict, edges: list[dict], path: Path) -> Path:
-    """Caption objects (left) joined to video tracks (right) by coreference edges labelled with their score.
+def coreference_grid(tsg_row: dict, dsg_row: dict, edges: list[dict]) -> tuple[list[str], list[str], list[list]]:
+    """(row labels, column labels, scores): rows are the TSG's object nodes ("red circle"), columns the DSG's
+    tracks ("track 3: red circle"), scores[r][c] the edge's score or None where the HSG has no edge.
 
     edges: [{"text_node": index into tsg_row["nodes"], "track_id": int, "score": float}]
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     nodes = tsg_row["nodes"]
     attributes = {}
     for edge in tsg_row["edges"]:
@@ -23,27 +21,41 @@ def draw_hsg(tsg_row: dict, dsg_row: dict, edges: list[dict], path: Path) -> Pat
     for obj in dsg_row["objects"]:
         tracks.setdefault(obj["track_id"], obj)
     track_ids = sorted(tracks)
-    height = max(len(text_nodes), len(track_ids), 1)
-    figure, axes = plt.subplots(figsize=(8, 0.8 * height + 1.2))
-    text_y = {i: height - 1 - k * (height - 1) / max(len(text_nodes) - 1, 1) for k, i in enumerate(text_nodes)}
-    track_y = {t: height - 1 - k * (height - 1) / max(len(track_ids) - 1, 1) for k, t in enumerate(track_ids)}
-    for i, y in text_y.items():
-        label = " ".join(attributes.get(i, []) + [nodes[i]["text"]])
-        axes.text(0, y, label, ha="right", va="center", fontsize=11, bbox={"fc": "#8ecae6", "ec": "#333"})
-    for t, y in track_y.items():
-        obj = tracks[t]
-        label = f"track {t}: {' '.join((obj['attributes'] or []) + [obj['class_name']])}"
-        axes.text(1, y, label, ha="left", va="center", fontsize=11, bbox={"fc": "#f4a261", "ec": "#333"})
+    scores = [[None] * len(track_ids) for _ in text_nodes]
     for edge in edges:
-        if edge["text_node"] in text_y and edge["track_id"] in track_y:
-            y0, y1 = text_y[edge["text_node"]], track_y[edge["track_id"]]
-            axes.plot([0.02, 0.98], [y0, y1], color="#2a9d8f", lw=1 + 2 * max(0.0, edge["score"]))
-            axes.text(0.5, (y0 + y1) / 2, f"{edge['score']:.2f}", ha="center", va="bottom", fontsize=9)
-    axes.set_xlim(-0.9, 1.9)
-    axes.set_ylim(-0.8, height - 0.2)
-    axes.axis("off")
-    axes.set_title("HSG coreference edges: caption objects -> video tracks", fontsize=11)
+        if edge["text_node"] in text_nodes and edge["track_id"] in tracks:
+            scores[text_nodes.index(edge["text_node"])][track_ids.index(edge["track_id"])] = edge["score"]
+    rows = [" ".join(attributes.get(i, []) + [nodes[i]["text"]]) for i in text_nodes]
+    columns = [f"track {t}: {' '.join((tracks[t]['attributes'] or []) + [tracks[t]['class_name']])}"
+               for t in track_ids]
+    return rows, columns, scores
+
+
+def draw_hsg(tsg_row: dict, dsg_row: dict, edges: list[dict], path: Path) -> Path:
+    """Write the coreference grid of one (caption, clip) pair to `path` (PNG): a cell per (caption object, track),
+    coloured and labelled with the edge's cosine score, blank where there is no edge."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, columns, scores = coreference_grid(tsg_row, dsg_row, edges)
+    values = [[math.nan if s is None else s for s in row] for row in scores] or [[math.nan]]
+    figure, axes = plt.subplots(figsize=(max(4.0, 1.1 * len(columns) + 2.2), 0.55 * max(len(rows), 1) + 2.0))
+    image = axes.imshow(values, cmap="viridis", vmin=-1.0, vmax=1.0, aspect="auto")
+    for r, row in enumerate(scores):
+        for c, score in enumerate(row):
+            if score is not None:
+                axes.text(c, r, f"{score:.2f}", ha="center", va="center", fontsize=10,
+                          color="white" if score < 0.3 else "black")
+    axes.set_xticks(range(len(columns)), columns, rotation=35, ha="right", fontsize=9)
+    axes.set_yticks(range(len(rows)), rows, fontsize=10)
+    axes.set_xlabel("video tracks (DSG)")
+    axes.set_ylabel("caption objects (TSG)")
+    count = sum(s is not None for row in scores for s in row)
+    axes.set_title(f"HSG coreference edges: {count} edge{'' if count == 1 else 's'}, cosine score", fontsize=10)
+    figure.colorbar(image, ax=axes, fraction=0.04, pad=0.02)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
-    return path
+    return Path(path)

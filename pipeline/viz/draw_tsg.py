@@ -1,12 +1,13 @@
 """Draw one TSG row (schemas/tsg.py) as a PNG: nodes coloured by kind, edges labelled by kind.
 
-    python -m pipeline.viz.draw_tsg out.png "a man quickly hands a red cup to a woman"
+    .venv/bin/python -m pipeline.viz.draw_tsg out.png "a man quickly hands a red cup to a woman"
 """
 
 import argparse
 import json
 
-from pipeline.parse_captions import DEFAULT_MODEL, load_spacy, parse_caption, to_json_record
+from pipeline.caption_rules.parse import DEFAULT_MODEL, load_spacy, parse_caption
+from pipeline.parse_captions import to_json_record
 from schemas import to_networkx
 
 NODE_COLOURS = {"object": "#8ecae6", "attribute": "#ffd166", "relation": "#ef8a62", "modifier": "#b5e48c"}

@@ -1,29 +1,33 @@
-"""A static HTML report of a graph-shard set: what was built, what failed and why, and pictures of sample graphs.
+"""A static HTML report of a graph-shard set: what was built, what it holds, what failed and why, how a training run
+went, and pictures of sample graphs.
 
   write_report(graphs, out)  ->  out/index.html + out/images/*.png  (opens in a browser, no server)
-For each sampled pair it draws the DSG keyframes (boxes, tracks, relations), the TSG, and, when the caller passes
-`cross_edges` (a function of a TSG row and a DSG row, e.g. from a trained model's HSG), the cross-modal coreference
-edges between the caption's objects and the video's tracks. An evaluation folder (compositional.csv, targets.txt and
-its PNGs) is shown when given.
+Dataset statistics: class and predicate histograms, objects per keyframe, track lengths, TSG sizes, error causes by
+split. With a training run (`run`, read_run: metrics.jsonl and retrieval.json of run_dir/name) its loss curves and
+R@K; with `cross_edges` (a function of a TSG row and a DSG row, e.g. from a trained model's HSG) the cross-modal
+coreference edges of each sampled pair. Without either, the page says it has no model panels and why. An evaluation
+folder (compositional.csv, targets.txt and its PNGs) is shown when given.
 """
 
 import csv
 import html
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.viz.draw_dsg import draw_dsg
 from pipeline.viz.draw_hsg import draw_hsg
 from pipeline.viz.draw_tsg import draw_tsg
-from schemas.common import error_cause
-from schemas import manifest
+from pipeline.viz.statistics import COLUMNS, dataset_statistics, draw_curves, draw_statistics
+from schemas import manifest, read_graphs
 
 DEFAULT_EVALUATION = Path("out/demo/eval")
+# What a training run folder holds (model/trainer.py writes them).
+RUN_METRICS, RUN_RETRIEVAL = "metrics.jsonl", "retrieval.json"
 
 
 @dataclass(frozen=True)
@@ -31,12 +35,35 @@ class ReportConfig:
     graphs: str = field(metadata={"help": "shard folder (manifest.json, tsg/, dsg/)"})
     out: str = field(metadata={"help": "folder for index.html and images/"})
     num_samples: int = field(default=6, metadata={"help": "rows drawn"})
+    run: str | None = field(default=None, metadata={
+        "help": "training run folder (run_dir/name: metrics.jsonl, retrieval.json, checkpoints): its curves and R@K, "
+                "and its newest checkpoint for the HSG pictures unless --checkpoint is given"})
     checkpoint: str | None = field(default=None, metadata={
-        "help": "trained model for the HSG pictures: a state.pt, a checkpoint or run folder (default: the newest "
-                "under out/demo/runs)"})
+        "help": "trained model for the HSG pictures: a state.pt or a checkpoint folder. Without --run and "
+                "--checkpoint the report has no model panels (no checkpoint is guessed)"})
     evaluation: str | None = field(default=None, metadata={
         "help": f"make eval's folder (default: {DEFAULT_EVALUATION} when it has compositional.csv)"})
     seed: int = field(default=0, metadata={"help": "which rows are sampled"})
+
+
+def read_run(folder: str | Path) -> dict:
+    """A training run folder's curves and R@K: {"folder", "metrics": [metrics.jsonl lines], "retrieval": the
+    retrieval.json dict or None while the run has not finished}."""
+    folder = Path(folder)
+    path = folder / RUN_METRICS
+    if not path.is_file():
+        raise FileNotFoundError(f"run folder {folder} has no {RUN_METRICS}; expected a training run folder "
+                                "(run_dir/name, e.g. out/demo/runs/demo-tiny after make demo).")
+    metrics = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            metrics.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not a JSON object ({error.msg}); each line is one step's "
+                             "metrics as model/trainer.py writes them.") from error
+    retrieval = folder / RUN_RETRIEVAL
+    return {"folder": str(folder), "metrics": metrics,
+            "retrieval": json.loads(retrieval.read_text()) if retrieval.is_file() else None}
 
 
 def evaluation_folder(evaluation: str | None) -> Path | None:
@@ -68,11 +95,6 @@ def table_html(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{cells}</tr>{body}</table>"
 
 
-def read_columns(graphs: Path, document: dict, table: str, columns: list[str]) -> pa.Table:
-    parts = [pq.read_table(graphs / shard[f"{table}_path"], columns=columns) for shard in document["shards"]]
-    return pa.concat_tables(parts) if parts else pa.table({c: [] for c in columns})
-
-
 def pick_samples(graphs: Path, document: dict, count: int, seed: int) -> list[tuple[dict, dict]]:
     """`count` pairs whose TSG and DSG rows are both ok, drawn at random (seeded) from all shards."""
     candidates = []
@@ -102,9 +124,71 @@ def evaluation_html(folder: Path, images: Path) -> str:
     return "\n".join(parts)
 
 
+def mean(counts: Counter) -> float:
+    """The mean of a histogram {value: how often}."""
+    total = sum(counts.values())
+    return sum(k * n for k, n in counts.items()) / total if total else 0.0
+
+
+def statistics_html(graphs: Path, images: Path) -> str:
+    """Rows by status, the dataset's histograms and its error causes by split."""
+    table = read_graphs(graphs, columns=COLUMNS)
+    status = Counter()
+    for row in table.select(["split", "tsg_status", "dsg_status"]).to_pylist():
+        for name in ("tsg", "dsg"):
+            status[(name.upper(), row["split"], row[f"{name}_status"])] += 1
+    counts = [[name, split, status[(name, split, "ok")], status[(name, split, "error")]]
+              for name, split in sorted({(n, s) for n, s, _ in status})]
+    stats = dataset_statistics(table)
+    draw_statistics(stats, images / "statistics.png")
+    summary = [["caption segments", table.num_rows],
+               ["detections / tracks", f"{sum(stats['classes'].values())} / {sum(stats['track_lengths'].values())}"],
+               ["classes", len(stats["classes"])], ["DSG predicates", len(stats["dsg_predicates"])],
+               ["objects per keyframe (mean)", round(mean(stats["objects_per_keyframe"]), 2)],
+               ["keyframes per track (mean)", round(mean(stats["track_lengths"]), 2)],
+               ["nodes per TSG (mean)", round(mean(stats["tsg_nodes"]), 2)]]
+    parts = ["<h2>Rows by status</h2>", table_html(["table", "split", "ok", "error"], counts),
+             "<h2>Dataset statistics</h2><p>Over the rows with status ok.</p>",
+             table_html(["quantity", "value"], summary),
+             "<p><img src='images/statistics.png' alt='dataset histograms'></p>", "<h2>Error causes by split</h2>"]
+    if stats["errors"]:
+        rows = [[name, split, cause, n, stats["examples"][(name, split, cause)]]
+                for (name, split, cause), n in sorted(stats["errors"].items(), key=lambda item: (item[0][1], -item[1]))]
+        parts.append(table_html(["table", "split", "cause", "rows", "example"], rows))
+    else:
+        parts.append("<p>No error rows.</p>")
+    return "\n".join(parts)
+
+
+def run_html(run: dict, images: Path) -> str:
+    """A training run's loss curves and its R@K on the eval split."""
+    parts = [f"<h2>Training run</h2><p><code>{html.escape(run['folder'])}</code>: {len(run['metrics'])} steps logged "
+             f"(metrics.jsonl; TensorBoard: <code>tensorboard --logdir {html.escape(run['folder'])}</code>)</p>"]
+    if run["metrics"]:
+        draw_curves(run["metrics"], images / "curves.png", f"training curves: {Path(run['folder']).name}")
+        parts.append("<p><img src='images/curves.png' alt='training curves'></p>")
+    if run["retrieval"] is None:
+        parts.append("<p>No retrieval.json yet: the run writes R@K when it finishes.</p>")
+    else:
+        recall = run["retrieval"]
+        paths = {k: v for k, v in recall.items() if isinstance(v, dict)}
+        header = sorted({f"{direction} {k}" for directions in paths.values() for direction, ks in directions.items()
+                         for k in ks}, key=lambda h: (h.split()[0], int(h.split("@")[1])))
+        rows = [[name] + [round(directions[h.split()[0]][h.split()[1]], 1) for h in header]
+                for name, directions in paths.items()]
+        parts += [f"<h3>Retrieval on {recall.get('num_pairs', '?')} eval pairs (R@K, %)</h3>",
+                  table_html(["path"] + header, rows)]
+    return "\n".join(parts)
+
+
 def write_report(graphs: str | Path, out: str | Path, num_samples: int = 6, cross_edges=None,
-                 evaluation: str | Path | None = None, seed: int = 0) -> Path:
-    """Write out/index.html (+ out/images/) for the shards in `graphs`; returns the page's path."""
+                 evaluation: str | Path | None = None, seed: int = 0, run: dict | None = None,
+                 model_source: str | None = None) -> Path:
+    """Write out/index.html (+ out/images/) for the shards in `graphs`; returns the page's path.
+
+    run: read_run's dict, for the curves and R@K; cross_edges: the HSG cross-edge function, for the HSG panels;
+    model_source: one line saying where cross_edges comes from (shown on the page).
+    """
     graphs, out = Path(graphs), Path(out)
     document = manifest.read(graphs)
     images = out / "images"
@@ -114,29 +198,16 @@ def write_report(graphs: str | Path, out: str | Path, num_samples: int = 6, cros
              f"{len(document['shards'])} shards &middot; detector <code>{html.escape(document['detector']['weights'])}"
              f"</code> (sha256 {document['detector']['sha256'][:12]}) &middot; spaCy "
              f"<code>{html.escape(document['text_parser']['spacy_model'])}</code> "
-             f"{html.escape(document['text_parser']['spacy_model_version'])}</p>"]
-
-    counts = []
-    for table in ("tsg", "dsg"):
-        rows = read_columns(graphs, document, table, ["split", "status"]).to_pylist()
-        by_split = Counter((r["split"], r["status"]) for r in rows)
-        for split in sorted({s for s, _ in by_split}):
-            counts.append([table.upper(), split, by_split[(split, "ok")], by_split[(split, "error")]])
-    parts += ["<h2>Rows by status</h2>", table_html(["table", "split", "ok", "error"], counts)]
-
-    causes = Counter()
-    examples = {}
-    for table in ("tsg", "dsg"):
-        for row in read_columns(graphs, document, table, ["status", "error_message"]).to_pylist():
-            if row["status"] == "error":
-                cause = f"{table.upper()}: {error_cause(row['error_message'])}"
-                causes[cause] += 1
-                examples.setdefault(cause, row["error_message"])
-    if causes:
-        parts += ["<h2>Top error causes</h2>",
-                  table_html(["cause", "rows", "example"], [[c, n, examples[c]] for c, n in causes.most_common(10)])]
-    else:
-        parts.append("<h2>Top error causes</h2><p>No error rows.</p>")
+             f"{html.escape(document['text_parser']['spacy_model_version'])}</p>",
+             statistics_html(graphs, images)]
+    if run is not None:
+        parts.append(run_html(run, images))
+    if run is None and cross_edges is None:
+        parts.append("<h2>Model</h2><p class='note'>No model panels (training curves, R@K, HSG edges): no training "
+                     "run or checkpoint was given. Pass <code>--run RUN_FOLDER</code> (e.g. "
+                     "<code>out/demo/runs/demo-tiny</code>) or <code>--checkpoint PATH</code>.</p>")
+    elif model_source:
+        parts.append(f"<p>HSG cross edges: {html.escape(model_source)}</p>")
 
     parts.append("<h2>Sample graphs</h2>")
     for k, (tsg_row, dsg_row) in enumerate(pick_samples(graphs, document, num_samples, seed)):

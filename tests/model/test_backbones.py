@@ -62,3 +62,17 @@ def test_unknown_backbone_and_missing_folder_are_clear_errors(tmp_path):
         build_backbone("resnet")
     with pytest.raises(FileNotFoundError, match="clip:config"):
         build_backbone(f"clip:{tmp_path / 'nowhere'}")
+
+
+def test_frame_encoder_tells_small_shapes_on_a_plain_background_apart_at_initialisation():
+    # A mean over raw-pixel patches made every demo clip the same vector (cosine 0.999), and training collapsed.
+    from model.backbones import FrameEncoder
+
+    torch.manual_seed(0)
+    frames = torch.full((6, 2, 3, 32, 32), 0.92)
+    for clip in range(6):  # one small square, a different colour and place per clip
+        y, x = 4 * clip % 24, (7 * clip) % 24
+        frames[clip, :, :, y:y + 6, x:x + 6] = torch.tensor([clip % 2, (clip // 2) % 2, 0.5])[None, :, None, None]
+    pooled = torch.nn.functional.normalize(FrameEncoder(dim=32, out_dim=32).eval()(frames).pooled, dim=-1)
+    off_diagonal = (pooled @ pooled.t())[~torch.eye(6, dtype=torch.bool)]
+    assert off_diagonal.mean() < 0.97

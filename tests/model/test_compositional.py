@@ -1,7 +1,6 @@
 """The compositional benchmark: pairwise accuracy, a tiny end-to-end run to its CSVs, and the HSG cross edges."""
 
 import csv
-import random
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -168,24 +167,6 @@ def test_split_names_agree_with_the_demo():
     from pipeline.demo import splits
 
     assert compositional.EVALUATION_SPLITS == splits.EVALUATION_SPLITS
-
-
-def test_caption_negatives_edit_the_caption_as_the_tsg_says():
-    nodes = [node("object", "ball", 2, 3), node("attribute", "golden", 1, 2), node("relation", "draws closer to", 3, 6),
-             node("object", "box", 8, 9), node("attribute", "violet", 7, 8), node("relation", "fades out", 13, 15)]
-    edges = [edge(0, 1, "attribute"), edge(3, 4, "attribute"), edge(0, 2, "subject"), edge(2, 3, "object"),
-             edge(3, 5, "subject"), edge(2, 5, "before")]
-    row = {"sample_id": "v#0", "caption": "The golden ball draws closer to the violet box, then the box fades out.",
-           "nodes": nodes, "edges": edges}
-    found = controls.caption_negatives(row, ["draws closer to", "fades out"], random.Random(0))
-    assert found["attribute"] == "The violet ball draws closer to the golden box, then the box fades out."
-    assert found["order"] == "The golden ball fades out the violet box, then the box draws closer to."
-    assert found["relation"] in {"The violet box draws closer to the golden ball, then the box fades out.",
-                                 "The golden ball fades out the violet box, then the box fades out.",
-                                 "The golden ball draws closer to the violet box, then the box draws closer to."}
-    wrong_span = {**row, "nodes": [{**n, "token_start": n["token_start"] + 1, "token_end": n["token_end"] + 1}
-                                   for n in nodes]}
-    assert controls.caption_negatives(wrong_span, [], random.Random(0)) == {}  # spans that misspell nodes: no edit
 
 
 def test_dsg_serialised_as_text(tiny_shards):

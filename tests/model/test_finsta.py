@@ -47,12 +47,12 @@ def test_shuffled_frames_is_a_permutation_per_clip(batch):
 def test_all_losses_are_finite_and_train_every_part(batch):
     model = make_model()
     terms = model.compute_losses(*batch)
-    assert set(terms) == {"backbone_nce", "graph_nce", "hard_negatives", "structure_negatives", "osc", "ptc", "distill",
-                          "loss"}
+    assert set(terms) == {"backbone_nce", "graph_nce", "hard_negatives", "structure_negatives", "host_negatives", "osc",
+                          "ptc", "distill", "loss"}
     assert all(torch.isfinite(v) for v in terms.values())
     terms["loss"].backward()
-    for part in (model.gtrm, model.rgtrm, model.rgtrm.stgd, model.backbone.video, model.backbone.text,
-                 model.video_predicate, model.region):
+    for part in (model.gtrm, model.rgtrm, model.rgtrm.stgd, model.hsg, model.hsg.coreference, model.backbone.video,
+                 model.backbone.text, model.video_predicate, model.region):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters()), part
 
 
@@ -66,7 +66,7 @@ def test_each_loss_switches_off(batch, flag, term):
 def test_ablations_change_the_model_without_breaking_it(batch):
     base = make_model().compute_losses(*batch)
     for flags in ({"use_stgd": False}, {"use_temporal_links": False}, {"use_cross_edges": False},
-                  {"use_object_phrases": False}):
+                  {"use_object_phrases": False}, {"hsg_layers": 0}):
         terms = make_model(**flags).compute_losses(*batch)
         assert torch.isfinite(terms["loss"]) and not torch.allclose(terms["loss"], base["loss"]), flags
 
@@ -93,7 +93,7 @@ def test_ptc_loss_is_higher_for_frame_shuffled_clips_after_training(batch):
 
 def test_backbone_only_baseline(batch):
     torch.manual_seed(0)
-    baseline = BackboneOnly(build_backbone("tiny", image_size=32), dim=32, temperature=0.07)
+    baseline = BackboneOnly(build_backbone("tiny", image_size=32), FinstaConfig(dim=32, use_hard_negatives=False))
     terms = baseline.compute_losses(*batch)
     assert set(terms) == {"backbone_nce", "loss"}
     assert set(baseline(*batch).paths()) == {"backbone"}
@@ -147,3 +147,91 @@ def test_one_fp16_step_on_cuda(batch):
         terms = model.compute_losses(text, video)
     scaler.scale(terms["loss"]).backward()
     assert torch.isfinite(terms["loss"])
+
+
+def test_matched_pairs_hsg_picks_tracks_of_the_own_clip(batch):
+    text, video = batch
+    out = make_model()(text, video)
+    assert out.encoded.text.shape == (text.num_nodes, 32) and out.encoded.video.shape == (video.num_nodes, 32)
+    assert torch.equal(out.encoded.text_node, torch.arange(text.num_nodes))
+    assert out.coreference_text.numel() > 0
+    assert torch.equal(text.batch[out.coreference_text], out.group_graph[out.coreference_group])
+    assert set(out.coreference_text.tolist()) <= set(out.object_nodes.tolist())
+
+
+def test_hsg_layers_zero_leaves_the_node_states_unencoded(batch):
+    text, video = batch
+    plain = make_model(hsg_layers=0)(text, video)
+    assert torch.equal(plain.encoded.text, plain.text_nodes) and torch.equal(plain.encoded.video, plain.video_nodes)
+    encoded = make_model()(text, video)
+    assert not torch.allclose(encoded.encoded.text, encoded.text_nodes)
+
+
+def test_gradients_reach_the_coreference_scores_and_the_host(batch):
+    model = make_model()
+    terms = model.compute_losses(*batch)
+    terms["structure_negatives"].backward(retain_graph=True)
+    assert model.hsg.coreference.query.weight.grad.abs().sum() > 0  # soft grounding in the structure score
+    model.zero_grad()
+    terms["osc"].backward(retain_graph=True)
+    assert model.hsg.coreference.key.weight.grad.abs().sum() > 0  # coreference weights of the HSG messages
+    model.zero_grad()
+    terms["distill"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.backbone.text.parameters())
+    assert model.text_head.weight.grad.abs().sum() > 0
+    # the teacher (the structure path) is detached: the distillation does not move it
+    for part in (model.video_predicate, model.text_predicate, model.gtrm, model.hsg.coreference):
+        assert all(p.grad is None or p.grad.abs().sum() == 0 for p in part.parameters()), part
+
+
+def test_negatives_reach_the_host_as_rewritten_captions(batch):
+    text, _ = batch
+    torch.manual_seed(0)
+    negatives = make_model().hard_negatives(text)  # same weights as model below (make_model seeds)
+    assert negatives.host_text.shape == (negatives.worded.numel(), 32) and negatives.worded.numel() > 0
+    model = make_model()
+    own = model.text_head(model.backbone.encode_text([text.caption[i] for i in
+                                                      negatives.negative_of[negatives.worded].tolist()]).pooled)
+    assert (own - negatives.host_text).abs().amax(dim=1).min() > 1e-4  # each reads a different text
+
+
+def test_similarity_distillation_lowers_the_kl_through_the_model(batch):
+    text, video = batch
+    model = make_model(use_hard_negatives=False)
+    optimizer = torch.optim.Adam([*model.backbone.parameters(), *model.video_head.parameters(),
+                                  *model.text_head.parameters()], lr=1e-2)
+    history = []
+    for _ in range(8):
+        out = model(text, video)
+        texts, videos = model.structure_parts(text, video, out)
+        loss = model.distillation(out, texts, videos, None)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append(loss.item())
+    assert history[-1] < 0.7 * history[0], history
+
+
+def test_backbone_only_meets_the_same_negative_captions(batch):
+    torch.manual_seed(0)
+    host = BackboneOnly(build_backbone("tiny", image_size=32), FinstaConfig(dim=32))
+    terms = host.compute_losses(*batch)
+    assert set(terms) == {"backbone_nce", "host_negatives", "loss"} and torch.isfinite(terms["loss"])
+    assert terms["loss"].item() == pytest.approx((terms["backbone_nce"] + terms["host_negatives"]).item())
+
+
+def test_checkpoint_round_trips_the_new_settings(tmp_path, batch):
+    from model import checkpoint
+    from model.trainer import TrainConfig, build_model, load_trained
+
+    model_config = FinstaConfig(dim=32, num_layers=1, hsg_layers=2, sigma_space=0.5, sigma_time=3.0,
+                                coreference_temperature=0.2, distill_weight=0.5, distill_teacher_temperature=0.1)
+    config = TrainConfig(graphs=str(tmp_path), run_dir=str(tmp_path), image_size=32, model=model_config)
+    torch.manual_seed(0)
+    model = build_model(config)
+    checkpoint.save(tmp_path / "ckpt", model, config)
+    loaded, loaded_config = load_trained(tmp_path / "ckpt")
+    assert loaded_config.model == model_config and len(loaded.hsg.attention) == 2
+    assert loaded.hsg.coreference.temperature == 0.2
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name

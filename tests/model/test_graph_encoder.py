@@ -1,6 +1,12 @@
 import torch
 
-from model.graph_encoder import STGD, GTrm, RGTrm, laplacian_pe
+from model.graph_encoder import (
+    STGD,
+    GTrm,
+    RecurrentGTrm,
+    laplacian_pe,
+    previous_keyframe_edges,
+)
 
 
 def tiny_tsg():
@@ -56,7 +62,7 @@ def test_gtrm_attention_is_masked_by_graph_edges():
     pe = laplacian_pe(edge_index, 3)
     nodes, _ = model(x, edge_index, edge_kind, pe, torch.zeros(3, dtype=torch.long), 1)
     x2 = x.clone()
-    x2[0] += 5.0
+    x2[0] += 5.0 * torch.randn(16)  # a constant shift would vanish in LayerNorm
     nodes2, _ = model(x2, edge_index, edge_kind, pe, torch.zeros(3, dtype=torch.long), 1)
     assert not torch.allclose(nodes[1], nodes2[1])  # a neighbour's change reaches node 1
     torch.testing.assert_close(nodes[2], nodes2[2])  # but not the isolated node 2
@@ -70,46 +76,101 @@ def track_graph(frames=(0, 1, 2), boxes=None):
     return torch.tensor(frames), boxes, link_index
 
 
-def test_rgtrm_shapes_gradients_and_memory():
+def two_clips():
+    """Clip 0: tracks A (nodes 0, 2, 4) and B (1, 3, 5) on keyframes 0, 1, 2; clip 1: one track (6, 7) on 0, 1.
+    No relation edges: whatever one track learns of another comes through the carried states."""
+    frame = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1])
+    graph_of = torch.tensor([0, 0, 0, 0, 0, 0, 1, 1])
+    link_index = torch.tensor([[0, 1, 2, 3, 6], [2, 3, 4, 5, 7]])
+    box = torch.tensor([[0.1, 0.1, 0.3, 0.3], [0.6, 0.6, 0.8, 0.8]] * 3 + [[0.4, 0.4, 0.5, 0.5]] * 2)
+    return frame, graph_of, link_index, box
+
+
+def run_recurrent(model, x, frame, graph_of, link_index, box):
+    no_edges, no_attr = torch.zeros(2, 0, dtype=torch.long), torch.zeros(0, x.shape[1])
+    return model(x, no_edges, no_attr, link_index, frame, box, graph_of)
+
+
+def test_previous_keyframe_edges_join_each_node_to_its_clips_last_keyframe():
+    frame = torch.tensor([0, 0, 2, 0, 1])  # clip 0 skips keyframe 1; clip 1 has one node per keyframe
+    graph_of = torch.tensor([0, 0, 0, 1, 1])
+    edges = previous_keyframe_edges(graph_of, frame)
+    assert sorted(map(tuple, edges.t().tolist())) == [(0, 2), (1, 2), (3, 4)]
+
+
+def test_recurrent_gtrm_frame_t_attends_to_every_carried_state():
     torch.manual_seed(0)
-    frame, box, links = track_graph()
-    model = RGTrm(dim=16, num_heads=4)
-    x = torch.randn(3, 16, requires_grad=True)
-    no_edges, no_attr = torch.zeros(2, 0, dtype=torch.long), torch.zeros(0, 16)
-    out = model(x, no_edges, no_attr, links, frame, box)
-    assert out.shape == (3, 16)
-    weights = torch.randn(16)
-    (out[2] * weights).sum().backward()
-    # With no spatial edges, the last node hears the first one only through the temporal memory.
-    assert x.grad[0].abs().sum() > 0
-    x.grad = None
-    model_no_links = RGTrm(dim=16, use_temporal_links=False)
-    (model_no_links(x, no_edges, no_attr, links, frame, box)[2] * weights).sum().backward()
-    assert x.grad[0].abs().sum() == 0
+    frame, graph_of, link_index, box = two_clips()
+    model = RecurrentGTrm(dim=16, num_heads=4).eval()
+    x = torch.randn(8, 16)
+    out = run_recurrent(model, x, frame, graph_of, link_index, box)
+    assert out.shape == (8, 16)
+    changed = x.clone()
+    changed[0] += 3.0 * torch.randn(16)  # track A on keyframe 0 (a constant shift would vanish in LayerNorm)
+    out_changed = run_recurrent(model, changed, frame, graph_of, link_index, box)
+    assert not torch.allclose(out[3], out_changed[3], atol=1e-4)  # track B on keyframe 1 hears it: not A's track
+    assert not torch.allclose(out[5], out_changed[5], atol=1e-4)  # and carries it on to keyframe 2
+    torch.testing.assert_close(out[1], out_changed[1])  # B on keyframe 0 does not see its own keyframe's A
+    torch.testing.assert_close(out[6:], out_changed[6:])  # the other clip never does
+    later = x.clone()
+    later[4] += 3.0 * torch.randn(16)  # keyframe 2 cannot reach back in time
+    torch.testing.assert_close(run_recurrent(model, later, frame, graph_of, link_index, box)[:4], out[:4])
 
 
-def test_rgtrm_spatial_step_uses_relation_edges():
+def test_recurrent_gtrm_without_temporal_links_encodes_keyframes_alone():
     torch.manual_seed(0)
-    model = RGTrm(dim=16).eval()
-    x = torch.randn(2, 16)
-    frame, box = torch.zeros(2, dtype=torch.long), torch.tensor([[0.0, 0.0, 0.2, 0.2], [0.5, 0.5, 0.7, 0.7]])
-    links = torch.zeros(2, 0, dtype=torch.long)
-    predicate_a, predicate_b = torch.randn(1, 16), torch.randn(1, 16)
-    edge = torch.tensor([[0], [1]])
-    a = model(x, edge, predicate_a, links, frame, box)
-    b = model(x, edge, predicate_b, links, frame, box)
-    assert not torch.allclose(a, b)  # the predicate on the edge changes the states
+    frame, graph_of, link_index, box = two_clips()
+    model = RecurrentGTrm(dim=16, use_temporal_links=False).eval()
+    x = torch.randn(8, 16, requires_grad=True)
+    (run_recurrent(model, x, frame, graph_of, link_index, box)[2:4] * torch.randn(2, 16)).sum().backward()
+    assert x.grad[:2].abs().sum() == 0 and x.grad[2:4].abs().sum() > 0
 
 
-def test_stgd_kernel_separates_still_and_moving_objects():
-    stgd = STGD(dim=8, sigma=0.1)
-    still = torch.tensor([[0.1, 0.1, 0.3, 0.3]])
-    moved = torch.tensor([[0.5, 0.1, 0.7, 0.3]])
-    kernel_still, motion_still = stgd(still, still, torch.ones(1))
-    kernel_moving, motion_moving = stgd(still, moved, torch.ones(1))
-    assert kernel_still.item() == 1.0
-    assert kernel_moving.item() < 0.01
-    assert motion_still.shape == (1, 8)
-    assert not torch.allclose(motion_still, motion_moving)
-    kernel_moving.sum().backward()
-    assert stgd.log_sigma.grad is not None and stgd.log_sigma.grad != 0
+def test_recurrent_gtrm_gradients_and_reset():
+    torch.manual_seed(0)
+    frame, graph_of, link_index, box = two_clips()
+    model = RecurrentGTrm(dim=16)
+    x = torch.randn(8, 16, requires_grad=True)
+    (run_recurrent(model, x, frame, graph_of, link_index, box) * torch.randn(8, 16)).sum().backward()
+    assert x.grad.abs().sum() > 0
+    assert model.gate.weight.grad.abs().sum() > 0  # the memory gate is on the path
+    assert model.edge_roles.weight.grad[2:].abs().sum() > 0  # carry and link edges are attended
+    assert model.stgd.temporal.weight.grad.abs().sum() > 0
+    before = [p.detach().clone() for p in model.parameters()]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    model.reset_parameters()
+    changed = [not torch.allclose(a, b) for a, b in zip(before, model.parameters())]
+    constant = [p.std() == 0 if p.numel() > 1 else True for p in before]  # LayerNorm ones/zeros return exactly
+    assert all(c or k for c, k in zip(changed, constant))
+    assert all(torch.allclose(a, b) for a, b, k in zip(before, model.parameters(), constant) if k)  # LN, sigmas
+
+
+def test_stgd_responds_to_a_moving_object_more_than_to_a_still_one():
+    torch.manual_seed(0)
+    stgd = STGD(dim=8)
+    appearance = torch.randn(1, 8)
+    x = appearance.repeat(4, 1)  # two tracks (0 -> 1 still, 2 -> 3 moving), the same appearance throughout
+    box = torch.tensor([[0.1, 0.1, 0.3, 0.3], [0.1, 0.1, 0.3, 0.3], [0.1, 0.6, 0.3, 0.8], [0.5, 0.6, 0.7, 0.8]])
+    frame, predecessor = torch.tensor([0, 1, 0, 1]), torch.tensor([-1, 0, -1, 2])
+    response = stgd(x, torch.zeros(2, 0, dtype=torch.long), predecessor, frame, box)
+    assert response.shape == (4, 8)
+    assert response[1].norm() == 0  # still: nothing differs
+    assert response[3].norm() > 0.05
+    changed = x.clone()
+    changed[2] += 1.0  # an appearance change is a difference too
+    assert stgd(changed, torch.zeros(2, 0, dtype=torch.long), predecessor, frame, box)[3].norm() > response[3].norm()
+
+
+def test_stgd_weighs_near_neighbours_more_and_learns_its_widths():
+    torch.manual_seed(0)
+    stgd = STGD(dim=8, sigma_space=0.2)
+    x = torch.cat([torch.zeros(1, 8), torch.ones(1, 8), torch.ones(1, 8)])
+    box = torch.tensor([[0.0, 0.0, 0.1, 0.1], [0.05, 0.0, 0.15, 0.1], [0.8, 0.8, 0.9, 0.9]])
+    none = torch.full((3,), -1)
+    near = stgd(x, torch.tensor([[0], [1]]), none, torch.zeros(3, dtype=torch.long), box)
+    far = stgd(x, torch.tensor([[0], [2]]), none, torch.zeros(3, dtype=torch.long), box)
+    assert near[0].norm() > 2 * far[0].norm() > 0
+    far[0].norm().backward()
+    assert stgd.log_sigma_space.grad != 0

@@ -1,7 +1,8 @@
 import random
 
 from model.data import text_graph
-from model.negatives import flip_opposite, structural_negatives
+from model.negatives import (exchange, flip_in_caption, flip_opposite, reverse_order_words,
+                             structural_negatives)
 
 
 def test_structural_negatives_swap_attributes_relations_and_order():
@@ -32,3 +33,27 @@ def test_flip_opposite_changes_one_direction_word():
     assert flip_opposite("come into view to right of", rng) in ("come into view to left of",
                                                                 "go out of view to right of")
     assert flip_opposite("spin", rng) is None and flip_opposite("upright", rng) is None  # whole words only
+
+
+def test_negative_captions_say_what_their_graphs_say():
+    caption = "After the golden ball draws closer to the maroon star, the ball goes upward."
+    row = {"sample_id": "v#0", "caption": caption,
+           "nodes": [{"text": "ball", "kind": "object"}, {"text": "star", "kind": "object"},
+                     {"text": "golden", "kind": "attribute"}, {"text": "maroon", "kind": "attribute"},
+                     {"text": "draws closer to", "kind": "relation"}, {"text": "goes upward", "kind": "relation"}],
+           "edges": [{"source": 0, "target": 2, "kind": "attribute"}, {"source": 1, "target": 3, "kind": "attribute"},
+                     {"source": 0, "target": 4, "kind": "subject"}, {"source": 4, "target": 1, "kind": "object"},
+                     {"source": 0, "target": 5, "kind": "subject"}, {"source": 4, "target": 5, "kind": "before"}]}
+    negatives = structural_negatives(text_graph(row), ["draws closer to", "goes upward"], random.Random(0))
+    assert negatives["attribute"].caption == ("After the maroon ball draws closer to the golden star, the ball goes "
+                                              "upward.")
+    assert negatives["order"].caption == "Before the golden ball draws closer to the maroon star, the ball goes upward."
+    relation = negatives["relation"]
+    assert relation.caption != row["caption"] and relation.caption != ""
+    assert exchange(row["caption"], "golden ball", "maroon star").startswith("After the maroon star draws closer to "
+                                                                             "the golden ball")
+    assert flip_in_caption(row["caption"], "goes upward", "goes downward").endswith("the ball goes downward.")
+    assert flip_in_caption("The ball goes upward fast.", "go upward", "go downward") == "The ball goes downward fast."
+    # a word the caption holds twice, or not at all, cannot be rewritten
+    assert flip_in_caption("The ball goes left, the star goes left.", "goes left", "goes right") is None
+    assert exchange(row["caption"], "golden", "purple") is None and reverse_order_words("The ball spins.") is None

@@ -6,7 +6,7 @@ import torch
 from model.backbones import build_backbone
 from model.data import ShardStream, collate
 from model.eval.retrieval import directions, recall_at_k, retrieval
-from model.finsta import BackboneOnly
+from model.finsta import BackboneOnly, FinstaConfig
 
 NAN = float("nan")
 
@@ -41,7 +41,7 @@ def test_a_query_without_a_relevant_item_is_an_error():
 
 def test_retrieval_deduplicates_rows_of_the_same_clip(tiny_shards):
     torch.manual_seed(0)
-    model = BackboneOnly(build_backbone("tiny", image_size=32), dim=32, temperature=0.07)
+    model = BackboneOnly(build_backbone("tiny", image_size=32), FinstaConfig(dim=32, temperature=0.07))
     pairs = list(ShardStream(tiny_shards, "val", image_size=32, num_frames=4))
     once = retrieval(model, [collate(pairs)], ks=(1,))["backbone"]
     twice = [collate(pairs + pairs)]

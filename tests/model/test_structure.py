@@ -8,6 +8,7 @@ from model.data import ShardStream, loader
 from model.eval import retrieval as retrieval_module
 from model.eval.retrieval import retrieval, score_pairs
 from model.finsta import FinstaConfig, FinstaModel
+from model.hsg import CoreferenceScorer
 from model.structure import TextParts, VideoParts
 
 E = torch.eye(4)
@@ -16,6 +17,11 @@ E = torch.eye(4)
 def subject_state(rows: torch.Tensor) -> torch.Tensor:
     """A stand-in video predicate head: [s, o, s - o] -> s (a relation reads its subject's state)."""
     return rows[:, :4]
+
+
+def heads(use_cross_edges: bool = True) -> structure.Heads:
+    """Coreference = cosine / 0.01 (CoreferenceScorer at reset): its softmax over orthogonal tracks is one-hot."""
+    return structure.Heads(subject_state, CoreferenceScorer(4, temperature=0.01), use_cross_edges)
 
 
 def clips(*tracks: torch.Tensor, edges=(), frames=None) -> VideoParts:
@@ -45,9 +51,9 @@ def caption(objects: torch.Tensor, grounding: torch.Tensor, relations=None, subj
                      before_text=torch.zeros(len(before), dtype=torch.long))
 
 
-def score(text: TextParts, videos: VideoParts, clip: int = 0, **kwargs) -> float:
+def score(text: TextParts, videos: VideoParts, clip: int = 0, use_cross_edges: bool = True) -> float:
     index = torch.tensor([0])
-    return structure.pair_scores(text, videos, index, torch.tensor([clip]), subject_state, **kwargs).item()
+    return structure.pair_scores(text, videos, index, torch.tensor([clip]), heads(use_cross_edges)).item()
 
 
 def test_object_term_rewards_the_caption_whose_objects_are_in_the_clip():
@@ -105,17 +111,17 @@ def test_pairs_only_see_their_own_clip():
 def test_score_matrix_and_hard_negative_loss():
     videos = clips(E[:2], E[2:4])
     texts = structure.concat_texts([caption(E[:2], torch.eye(2, 4)), caption(E[2:4], torch.eye(2, 4))])
-    matrix = structure.score_matrix(texts, videos, subject_state, budget=5)  # pairs scored 1 at a time
+    matrix = structure.score_matrix(texts, videos, heads(), budget=5)  # pairs scored 1 at a time
     assert matrix.flatten().tolist() == pytest.approx([1.0, 0.5, 0.5, 1.0])
     swapped = structure.concat_texts([caption(E[2:4], torch.eye(2, 4)), caption(E[:2], torch.eye(2, 4))])
     same = texts
     of = torch.tensor([0, 1])
-    easy = structure.hard_negative_loss(texts, swapped, of, videos, subject_state, True, 0.1)
-    hard = structure.hard_negative_loss(texts, same, of, videos, subject_state, True, 0.1)
+    easy = structure.hard_negative_loss(texts, swapped, of, videos, heads(), 0.1)
+    hard = structure.hard_negative_loss(texts, same, of, videos, heads(), 0.1)
     assert hard.item() == pytest.approx(torch.log(torch.tensor(2.0)).item()) and easy < hard
     # a clip without negatives is left out of the mean
     only_first = structure.hard_negative_loss(texts, caption(E[2:4], torch.eye(2, 4)), torch.tensor([0]), videos,
-                                              subject_state, True, 0.1)
+                                              heads(), 0.1)
     assert only_first.item() == pytest.approx(easy.item())
 
 
@@ -151,7 +157,7 @@ def test_model_trains_and_reports_the_structure_path(model, tiny_shards):
 def test_backbone_only_has_no_structure_path(tiny_shards):
     from model.finsta import BackboneOnly
 
-    base = BackboneOnly(build_backbone("tiny", image_size=32), dim=32, temperature=0.07)
+    base = BackboneOnly(build_backbone("tiny", image_size=32), FinstaConfig(dim=32))
     results = retrieval(base, loader(ShardStream(tiny_shards, "val", image_size=32, num_frames=4), batch_size=4))
     assert "structure" not in results and isinstance(base, nn.Module)
 

@@ -30,6 +30,7 @@ def test_activitynet_reads_segments_and_finds_videos_by_id(tmp_path):
     assert [r["sample_id"] for r in rows] == ["v_abc#0", "v_abc#1", "v_def#0", "v_missing#0", "v_bad#0", "v_val#0"]
     assert by_id["v_abc#1"]["start"] == 3.0 and by_id["v_abc#1"]["end"] == 9.5
     assert by_id["v_abc#1"]["caption"] == "He jumps." and by_id["v_abc#1"]["split"] == "train"
+    assert by_id["v_abc#0"]["previous_captions"] == [] and by_id["v_abc#1"]["previous_captions"] == ["A man runs."]
     assert by_id["v_def#0"]["video_path"].endswith("def.mkv")
     assert by_id["v_abc#0"]["video_path"] == str(tmp_path / "videos" / "v_abc.mp4")
     assert by_id["v_missing#0"]["status"] == "error" and "not found" in by_id["v_missing#0"]["error_message"]
@@ -55,6 +56,7 @@ def test_msrvtt_reads_captions_with_csv_splits(tmp_path):
     assert [(r["sample_id"], r["split"], r["caption"]) for r in rows] == [
         ("video0#0", "train", "a cat"), ("video0#1", "train", "a kitten"), ("video1#0", "test", "a car")]
     assert all(r["start"] == 0.0 and math.isinf(r["end"]) and r["status"] == "ok" for r in rows)
+    assert all(r["previous_captions"] is None for r in rows)  # 20 annotators' captions, not one paragraph
 
 
 def test_generic_refuses_paths_outside_the_data_root(tmp_path):
@@ -80,7 +82,7 @@ def test_generic_refuses_paths_outside_the_data_root(tmp_path):
     assert "outside DATA_ROOT" in status[3][1]
     assert "not found" in status[4][1]
     assert "start < end" in status[5][1]
-    assert rows[6]["caption"] == "42"  # a non-text caption reaches the parser, which turns it into an error row
+    assert rows[6]["status"] == "error" and "ann.jsonl:7: the caption is a int (42), not text" in status[6][1]
     assert len({r["sample_id"] for r in rows}) == len(rows)
 
 
@@ -89,9 +91,40 @@ def test_generic_csv_and_clear_errors(tmp_path):
     (tmp_path / "ann.csv").write_text("video,caption,id\na.mp4,a dog runs,first\n")
     [row] = datasets.read_samples("generic", tmp_path, annotations=tmp_path / "ann.csv")
     assert row["sample_id"] == "first" and math.isinf(row["end"])
-    with pytest.raises(ValueError, match="Unknown dataset 'kinetics'; known datasets: activitynet, demo"):
+    with pytest.raises(ValueError, match="Unknown dataset 'kinetics' — use one of the known datasets: activitynet"):
         datasets.read_samples("kinetics", tmp_path)
     with pytest.raises(FileNotFoundError, match="not a folder"):
         datasets.read_samples("generic", tmp_path / "nope", annotations="x.csv")
     with pytest.raises(FileNotFoundError, match="train.json not found"):
         datasets.read_samples("activitynet", tmp_path)
+
+
+def test_activitynet_null_and_non_text_sentences_are_error_rows_and_spaces_are_stripped(tmp_path):
+    write(tmp_path / "v_a.mp4")
+    sentences = ["A man runs.", " He jumps over a bar.", None, 7]
+    entry = {"duration": 9.0, "timestamps": [[0, 2], [2, 4], [4, 6], [6, 8]], "sentences": sentences}
+    (tmp_path / "train.json").write_text(json.dumps({"v_a": entry}))
+    rows = datasets.read_samples("activitynet", tmp_path, splits=("train",))
+    assert [r["status"] for r in rows] == ["ok", "ok", "error", "error"]
+    assert rows[1]["caption"] == "He jumps over a bar."
+    assert rows[2]["error_message"] == "train.json: video 'v_a' sentence 2: the caption is missing"
+    assert rows[2]["caption"] == ""
+    assert rows[3]["error_message"] == "train.json: video 'v_a' sentence 3: the caption is a int (7), not text"
+
+
+def test_generic_csv_without_a_caption_column_gives_error_rows_naming_file_and_line(tmp_path):
+    write(tmp_path / "a.mp4")
+    (tmp_path / "ann.csv").write_text("video,text\na.mp4,a dog runs\na.mp4,a cat sits\n")
+    rows = datasets.read_samples("generic", tmp_path, annotations="ann.csv")
+    assert [r["status"] for r in rows] == ["error", "error"]
+    assert rows[1]["error_message"] == f"{tmp_path / 'ann.csv'}:3: no 'caption' (found text, video)"
+    assert "None" not in {r["caption"] for r in rows}
+
+
+@pytest.mark.parametrize("name, text, line", [("train.json", '{"v_a": {"duration": 1,\n  "sentences": [}', 2),
+                                              ("clips.jsonl", '{"video": "a.mp4", "caption": "x"}\n{"video": ', 2)])
+def test_an_annotation_file_that_is_not_json_is_named_with_its_line(tmp_path, name, text, line):
+    (tmp_path / name).write_text(text)
+    dataset, options = ("generic", {"annotations": name}) if name.endswith(".jsonl") else ("activitynet", {})
+    with pytest.raises(ValueError, match=rf"{name}:{line}: not valid JSON .* — fix that line"):
+        datasets.read_samples(dataset, tmp_path, **options)

@@ -6,7 +6,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from pipeline.parse_captions import CaptionParser, parse_caption, to_json_record
+from pipeline.caption_rules.parse import parse_caption
+from pipeline.parse_captions import CaptionParser, to_json_record
 from schemas import tsg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -14,16 +15,27 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def parser():
-    return CaptionParser()
+    return CaptionParser(parser="rules")
+
+
+@pytest.fixture(scope="module")
+def learned_stage():
+    return CaptionParser(parser="learned")
+
+
+@pytest.fixture(params=["rules", "learned"])
+def stage(request, parser, learned_stage):
+    return parser if request.param == "rules" else learned_stage
 
 
 def record(parser, caption):
     return to_json_record(parse_caption(parser.nlp, caption))
 
 
-def batch_of(captions, statuses=None):
+def batch_of(captions, statuses=None, previous_captions=None):
     n = len(captions)
     return {
+        "previous_captions": previous_captions or [None] * n,
         "sample_id": [f"v_{i}#0" for i in range(n)],
         "video_id": [f"v_{i}" for i in range(n)],
         "split": ["train"] * n,
@@ -250,10 +262,10 @@ def test_paragraph_keeps_one_graph_with_cross_sentence_links(parser):
     assert len(r["temporal"]) == 1
 
 
-def test_stage_rows_validate_and_bad_captions_become_error_rows(parser):
+def test_stage_rows_validate_and_bad_captions_become_error_rows(stage):
     captions = ["a dog runs on the grass", "", None, "x" * 100_000, "a cat", "quickly and slowly", "a bird flies"]
     statuses = ["ok"] * 6 + ["error"]
-    out = parser(batch_of(captions, statuses))
+    out = stage(batch_of(captions, statuses))
     assert list(out) == tsg.SCHEMA.names
     table = pa.Table.from_pydict(out, schema=tsg.SCHEMA)
     tsg.validate(table)
@@ -266,12 +278,57 @@ def test_stage_rows_validate_and_bad_captions_become_error_rows(parser):
     assert [n["lemma"] for n in out["nodes"][0] if n["kind"] == "object"] == ["dog", "grass"]
 
 
-def test_stage_takes_numpy_columns_as_ray_data_gives_them(parser):
+def test_stage_takes_numpy_columns_as_ray_data_gives_them(stage):
     np = pytest.importorskip("numpy")
+    previous = np.empty(2, dtype=object)
+    previous[:] = [None, np.array(["A dog barks."], dtype=object)]
     batch = {key: np.array(values) for key, values in batch_of(["a cat on a mat", "a dog"]).items()}
-    out = parser(batch)
+    out = stage(batch | {"previous_captions": previous})
     tsg.validate(pa.Table.from_pydict(out, schema=tsg.SCHEMA))
     assert out["status"] == ["ok", "ok"] and out["sample_id"] == ["v_0#0", "v_1#0"]
+
+
+def test_learned_stage_differs_from_the_rules_in_the_same_structure(parser, learned_stage):
+    batch = batch_of(["a laptop computer on the desk"])
+    rules, learned = parser(batch), learned_stage(batch)
+    assert [n["lemma"] for n in rules["nodes"][0] if n["kind"] == "object"] == ["laptop computer", "desk"]
+    assert [n["lemma"] for n in learned["nodes"][0] if n["kind"] == "object"] == ["computer", "desk"]
+    assert learned_stage.model_info["parser"] == "learned" and parser.model_info["parser"] == "rules"
+
+
+def test_pronoun_resolved_from_previous_captions_whatever_the_batch(learned_stage):
+    paragraph = ["Two girls stand on a tennis court.", "They hit the ball back and forth quickly."]
+    rows = batch_of(paragraph, previous_captions=[[], paragraph[:1]])
+    rows["video_id"], rows["sample_id"] = ["v_1", "v_1"], ["v_1#0", "v_1#1"]
+
+    def hits(out, row):
+        return to_json_record({"nodes": out["nodes"][row], "edges": out["edges"][row]})["relations"]
+
+    together = learned_stage(rows)
+    second_alone = learned_stage({key: values[1:] for key, values in rows.items()})  # the next batch
+    assert hits(together, 1) == hits(second_alone, 0) and ["girl", "hit", "ball"] in hits(second_alone, 0)
+    # The row before it in the batch is not what the pronoun refers to: only previous_captions is.
+    no_context = learned_stage(rows | {"previous_captions": [None, None]})
+    assert not any(s == "girl" for s, _, _ in hits(no_context, 1))
+
+
+def test_a_caption_that_fails_the_learned_parser_is_an_error_row_and_the_batch_goes_on(learned_stage, monkeypatch):
+    real = learned_stage.learned.parse_alone
+
+    def fails_on_cats(docs):
+        if any("cat" in doc.text for doc in docs):
+            raise IndexError("rule bug")
+        return real(docs)
+
+    monkeypatch.setattr(learned_stage.learned, "parse_alone", fails_on_cats)
+    out = learned_stage(batch_of(["a dog runs", "a cat sleeps", "a bird flies"]))
+    assert out["status"] == ["ok", "error", "ok"]
+    assert "caption parser 'learned' failed (IndexError: rule bug)" in out["error_message"][1]
+
+
+def test_unknown_parser_is_a_clear_error():
+    with pytest.raises(ValueError, match="parser 'spacy' is not one of learned, rules"):
+        CaptionParser(parser="spacy")
 
 
 def test_unknown_model_is_a_clear_error():

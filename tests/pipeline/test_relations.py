@@ -125,12 +125,9 @@ def test_relater_uses_a_plugged_in_head():
     assert pair_features([0, 0, 0.1, 0.1], [0.5, 0, 0.6, 0.1], (0, 0), (0, 0))[0] == pytest.approx(0.5)
 
 
-def test_relation_head_cli_trains_on_demo_ground_truth(tmp_path, capsys):
-    from pipeline.demo import generate
+def test_relation_head_cli_trains_on_demo_ground_truth(demo_data, tmp_path, capsys):
     from pipeline.relations import main
 
-    generate.generate(tmp_path / "demo", generate.DemoConfig(num_videos=3, val_fraction=0.34), detection=False,
-                      verbose=False)
-    assert main(["--data-root", str(tmp_path / "demo"), "--out", str(tmp_path / "head.pt"), "--epochs", "50"]) == 0
+    assert main(["--data-root", str(demo_data), "--out", str(tmp_path / "head.pt"), "--epochs", "50"]) == 0
     assert MLPRelationHead.load(tmp_path / "head.pt").predicates == PAIR_PREDICATES
     assert "| left of |" in capsys.readouterr().out

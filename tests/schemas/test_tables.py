@@ -194,3 +194,36 @@ def test_rows_become_networkx_graphs():
     assert kinds == ["relation", "temporal"]
     with pytest.raises(ValueError, match="neither"):
         to_networkx({"sample_id": "x"})
+
+
+def graph_facts(graph):
+    """What a graph says, comparable across row kinds: nodes with attributes, edges with attributes."""
+    nodes = sorted((i, sorted((k, str(v)) for k, v in data.items())) for i, data in graph.nodes(data=True))
+    edges = sorted((u, v, sorted((k, str(x)) for k, x in data.items())) for u, v, data in graph.edges(data=True))
+    return nodes, edges
+
+
+@pytest.mark.parametrize("module, row", [(tsg, tsg_row), (dsg, dsg_row)])
+def test_pyarrow_pandas_and_plain_rows_give_the_same_graph(module, row):
+    """A Series, an itertuples tuple, a to_dict record, a one-row table and a StructScalar are each one row."""
+    arrow = table(module, row())
+    expected = graph_facts(to_networkx(arrow.to_pylist()[0]))
+    frame = arrow.to_pandas()
+    rows = {"series": frame.iloc[0], "itertuples": next(frame.itertuples()),
+            "to_dict": frame.to_dict("records")[0], "one-row table": arrow.slice(0, 1),
+            "record batch": arrow.to_batches()[0], "struct scalar": arrow.to_struct_array()[0]}
+    for kind, given in rows.items():
+        assert graph_facts(to_networkx(given)) == expected, kind
+    assert to_networkx(frame.iloc[0]).nodes[0].get("unary", []) == to_networkx(row()).nodes[0].get("unary", [])
+
+
+def test_a_joined_row_gives_either_graph_and_bad_rows_say_what_was_expected():
+    joined = {**dsg_row(), **tsg_row()}
+    assert to_networkx(joined).number_of_nodes() == 4
+    assert to_networkx(joined, table="dsg").number_of_nodes() == 3
+    with pytest.raises(ValueError, match="exactly one row"):
+        to_networkx(table(tsg, tsg_row(), tsg_row(sample_id="v1#1")))
+    with pytest.raises(ValueError, match="got a list"):
+        to_networkx([tsg_row()])
+    with pytest.raises(ValueError, match="neither"):
+        to_networkx(tsg_row(), table="dsg")

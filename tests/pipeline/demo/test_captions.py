@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.demo import lexicon
 from pipeline.demo.captions import PICK_KEYS, describe, is_true, negatives, render
-from pipeline.demo.generate import DemoConfig, frame_relations, generate
+from pipeline.demo.generate import frame_relations
 
 TRACKS = [{"track_id": 0, "shape": "circle", "color": "red"}, {"track_id": 1, "shape": "square", "color": "blue"}]
 
@@ -92,9 +92,8 @@ def test_describe_keeps_only_true_modifiers_and_no_horizontal_ones():
 
 
 @pytest.fixture(scope="module")
-def val_demo(tmp_path_factory):
-    cfg = DemoConfig(num_videos=3, val_fraction=0.67, seed=3, min_seconds=6.0, max_seconds=7.0)
-    return generate(tmp_path_factory.mktemp("demo"), cfg, detection=False, verbose=False)
+def val_demo(demo_data):
+    return demo_data
 
 
 def test_every_val_segment_has_valid_negatives(val_demo):

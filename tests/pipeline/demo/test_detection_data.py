@@ -1,6 +1,7 @@
 """YOLO export of the demo frames: labels agree with the ground truth, and ultralytics reads the dataset."""
 
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -8,23 +9,23 @@ import pytest
 
 from pipeline.demo import layout
 from pipeline.demo.detection_data import export_yolo_dataset, yolo_label_lines
-from pipeline.demo.generate import SHAPES, DemoConfig, generate
-
+from pipeline.demo.generate import SHAPES
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    cfg = DemoConfig(num_videos=2, val_fraction=0.5, seed=5, min_seconds=6.0, max_seconds=7.0, detection_every=15)
-    return generate(tmp_path_factory.mktemp("demo"), cfg, verbose=False)
+def demo(demo_data):
+    """The session's demo (tests/conftest.py), exported for YOLO: v_demo_0000 is train, v_demo_0002 val."""
+    return demo_data
 
 
 def test_labels_match_ground_truth_boxes(demo):
     detection = demo / "detection"
-    for split, video_id in (("train", "v_demo_0000"), ("val", "v_demo_0001")):
+    every = json.loads((demo / layout.SETTINGS).read_text())["detection_every"]
+    for split, video_id in (("train", "v_demo_0000"), ("val", "v_demo_0002")):
         truth = json.loads((demo / "ground_truth" / f"{video_id}.json").read_text())
         classes = {t["track_id"]: SHAPES.index(t["shape"]) for t in truth["tracks"]}
         labels = sorted((detection / "labels" / split).glob(f"{video_id}_*.txt"))
-        assert len(labels) == len(range(0, truth["num_frames"], 15))
+        assert labels and len(labels) == len(range(0, truth["num_frames"], every))
         for label in labels:
             frame = truth["frames"][int(label.stem.rsplit("_", 1)[1])]
             expected = sorted(
@@ -46,17 +47,18 @@ def test_hidden_objects_get_no_label():
     assert yolo_label_lines(frame, {0: 3, 1: 0}) == ["3 0.200000 0.400000 0.200000 0.400000"]
 
 
-def test_ultralytics_resolves_the_data_yaml(demo, tmp_path):
+def test_ultralytics_resolves_the_data_yaml(demo, tmp_path, monkeypatch):
+    import ultralytics.data.utils
     from ultralytics.data.utils import check_det_dataset
 
+    fonts = []  # check_det_dataset downloads a font for its plots: keep it off the network
+    monkeypatch.setattr(ultralytics.data.utils, "check_font", fonts.append)
     moved = tmp_path / "moved"
-    (demo / "detection").rename(moved)  # no absolute path inside: the dataset still works after a move
-    try:
-        data = check_det_dataset(str(moved / "data.yaml"))
-        assert data["names"] == dict(enumerate(SHAPES))
-        assert Path(data["train"]) == moved / "images" / "train" and Path(data["val"]).exists()
-    finally:
-        moved.rename(demo / "detection")
+    shutil.copytree(demo / "detection", moved)  # no absolute path inside: the dataset still works after a move
+    data = check_det_dataset(str(moved / "data.yaml"))
+    assert data["names"] == dict(enumerate(SHAPES))
+    assert Path(data["train"]) == moved / "images" / "train" and Path(data["val"]).exists()
+    assert fonts == ["Arial.ttf"]
 
 
 def test_missing_annotations_are_a_clear_error(tmp_path):
@@ -68,7 +70,7 @@ def test_missing_annotations_are_a_clear_error(tmp_path):
 def test_committed_detector_finds_the_shapes_of_a_new_frame(demo):
     from ultralytics import YOLO
 
-    truth = json.loads((demo / "ground_truth" / "v_demo_0001.json").read_text())
+    truth = json.loads((demo / "ground_truth" / "v_demo_0002.json").read_text())
     model = YOLO(str(layout.WEIGHTS))
     assert [model.names[i] for i in range(len(SHAPES))] == list(SHAPES)
     hits = total = 0

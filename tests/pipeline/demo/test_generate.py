@@ -1,20 +1,28 @@
 """The demo generator: determinism, ground truth against pixels, readable clips, ActivityNet files, relations."""
 
+import dataclasses
 import json
 
 import decord
 import numpy as np
 import pytest
 
+from pipeline.demo import layout
 from pipeline.demo.generate import COLORS, DemoConfig, generate, make_video, pair_relations, unary_motion
 from schemas.common import make_sample_id
 
-TINY = DemoConfig(num_videos=3, val_fraction=0.34, seed=7, min_seconds=6.0, max_seconds=7.0)
+
+@pytest.fixture(scope="module")
+def tiny_demo(demo_data):
+    """The session's demo (tests/conftest.py): 3 videos, the last one val, seed 7."""
+    return demo_data
 
 
 @pytest.fixture(scope="module")
-def tiny_demo(tmp_path_factory):
-    return generate(tmp_path_factory.mktemp("demo"), TINY, detection=False, verbose=False)
+def tiny_config(tiny_demo) -> DemoConfig:
+    """The settings the demo was made with, read back from the demo.json it wrote."""
+    settings = json.loads((tiny_demo / layout.SETTINGS).read_text())
+    return DemoConfig(**{f.name: settings[f.name] for f in dataclasses.fields(DemoConfig)})
 
 
 def _json_files(root):
@@ -25,12 +33,12 @@ def _first_frame(root, video_id="v_demo_0000"):
     return decord.VideoReader(str(root / "videos" / f"{video_id}.mp4"))[0].asnumpy()
 
 
-def test_same_seed_gives_same_files_and_another_seed_does_not(tiny_demo, tmp_path):
-    again = generate(tmp_path / "again", TINY, detection=False, verbose=False)
+def test_same_seed_gives_same_files_and_another_seed_does_not(tiny_demo, tiny_config, tmp_path):
+    again = generate(tmp_path / "again", tiny_config, detection=False, verbose=False)
     assert _json_files(again) == _json_files(tiny_demo)
     assert np.array_equal(_first_frame(again), _first_frame(tiny_demo))
 
-    other = generate(tmp_path / "other", DemoConfig(**{**TINY.__dict__, "seed": 8}), detection=False, verbose=False)
+    other = generate(tmp_path / "other", dataclasses.replace(tiny_config, seed=8), detection=False, verbose=False)
     assert (other / "train.json").read_bytes() != (tiny_demo / "train.json").read_bytes()
     assert not np.array_equal(_first_frame(other), _first_frame(tiny_demo))
 
@@ -47,8 +55,8 @@ def _alone(obj, objects):
     return obj["visible_fraction"] == 1.0
 
 
-def test_boxes_are_tight_around_the_rendered_shapes():
-    truth, images, _ = make_video(0, TINY)
+def test_boxes_are_tight_around_the_rendered_shapes(tiny_config):
+    truth, images, _ = make_video(0, tiny_config)
     width, height = truth["width"], truth["height"]
     colors = {t["track_id"]: np.array(COLORS[t["color"]]) for t in truth["tracks"]}
     checked = 0

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from pipeline.attributes import COLOR_TERMS
+from pipeline.caption_rules.parse import DEFAULT_MODEL, load_spacy, parse_caption
 from pipeline.demo import captions, lexicon, splits
 from pipeline.demo.generate import COLORS, SHAPES
-from pipeline.parse_captions import DEFAULT_MODEL, load_spacy, parse_caption, to_json_record
+from pipeline.parse_captions import to_json_record
 
 TABLES = [*(table[key] for table in lexicon.CONCEPTS.values() for key in table), *lexicon.TEMPLATES.values()]
 

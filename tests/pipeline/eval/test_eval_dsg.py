@@ -3,14 +3,13 @@ import copy
 import pytest
 
 
-from pipeline.demo import generate, layout
+from pipeline.demo import layout
 from pipeline.eval.dsg import evaluate_rows, load_truths, match_objects, oracle_rows
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    generate.generate(root, generate.DemoConfig(num_videos=3, val_fraction=0.5), detection=False, verbose=False)
+def demo(demo_data):
+    root = demo_data
     samples = layout.read_split(root, "val")
     assert all(s["video_path"].endswith(f"videos/{s['video_id']}.mp4") for s in samples)
     return samples, load_truths(root, [s["video_id"] for s in samples])
@@ -51,3 +50,58 @@ def test_missing_objects_swapped_ids_and_dropped_relations_are_counted(demo):
     for obj in shifted[0]["objects"]:
         obj["box"] = [min(v + 0.3, 1.0) for v in obj["box"]]
     assert evaluate_rows(shifted, truths)["object_precision"] < 1.0
+
+
+def hand_scene() -> tuple[dict, dict]:
+    """Three keyframes at 1 fps. Ground truth: red circle 0 moves right along the top, left of blue square 1; green
+    square 2 is hidden (20 % visible) at frame 0. The prediction: every object at frames 0 and 1 (the square's colour
+    wrong, the hidden one found), a false triangle at frame 1, the circle under a new track id at frame 2 and the
+    square missed there; relations 'left of' at 0 (right), 'moves right' at 1 (right), 'above' at 1 (wrong)."""
+    circle = [[0.0, 0.0, 0.2, 0.2], [0.1, 0.0, 0.3, 0.2], [0.2, 0.0, 0.4, 0.2]]
+    square, hidden = [0.6, 0.6, 0.8, 0.8], [0.3, 0.3, 0.5, 0.5]
+    frames = []
+    for k in range(3):
+        objects = [{"track_id": 0, "box": circle[k], "visible_fraction": 1.0},
+                   {"track_id": 1, "box": square, "visible_fraction": 1.0}]
+        relations = [{"subject": 0, "predicate": "left of", "object": 1}]
+        if k == 0:
+            objects.append({"track_id": 2, "box": hidden, "visible_fraction": 0.2})
+            relations.append({"subject": 2, "predicate": "left of", "object": 1})
+        if k == 1:
+            relations.append({"subject": 0, "predicate": "moves right", "object": None})
+        frames.append({"index": k, "time": float(k), "objects": objects, "relations": relations})
+    truth = {"fps": 1, "frames": frames, "tracks": [{"track_id": 0, "class_name": "circle", "color": "red"},
+                                                    {"track_id": 1, "class_name": "square", "color": "blue"},
+                                                    {"track_id": 2, "class_name": "square", "color": "green"}]}
+
+    def detection(frame, track, class_name, box, colour):
+        return {"frame": frame, "track_id": track, "class_name": class_name, "box": box, "attributes": [colour]}
+
+    objects = [detection(0, 10, "circle", circle[0], "red"), detection(0, 11, "square", square, "green"),
+               detection(0, 12, "square", hidden, "green"),
+               detection(1, 10, "circle", circle[1], "red"), detection(1, 11, "square", square, "green"),
+               detection(1, 13, "triangle", [0.8, 0.0, 1.0, 0.2], "red"),
+               detection(2, 14, "circle", circle[2], "red")]
+    relations = [{"frame": 0, "subject": 0, "predicate": "left of", "object": 1},
+                 {"frame": 1, "subject": 3, "predicate": "moves right", "object": None},
+                 {"frame": 1, "subject": 3, "predicate": "above", "object": 4}]
+    row = {"video_id": "v", "status": "ok", "frame_times": [0.0, 1.0, 2.0], "objects": objects,
+           "relations": relations}
+    return row, truth
+
+
+def test_figures_of_a_hand_made_scene_are_exact():
+    row, truth = hand_scene()
+    metrics = evaluate_rows([row, {"video_id": "v", "status": "error"}], {"v": truth})
+    assert (metrics["rows"], metrics["error_rows"], metrics["keyframes"]) == (2, 1, 3)
+    # 6 visible ground-truth objects (the hidden square is don't-care), 6 counted detections, 5 matched.
+    assert (metrics["gt_objects"], metrics["pred_objects"]) == (6, 6)
+    assert metrics["object_recall"] == pytest.approx(5 / 6) and metrics["object_precision"] == pytest.approx(5 / 6)
+    assert metrics["attribute_accuracy"] == pytest.approx(3 / 5)  # the square's two detections say green
+    # IDTP 4 (circle -> 10 twice, square -> 11 twice) over 6 + 6 detections; the circle switches 10 -> 14 once.
+    assert metrics["idf1"] == pytest.approx(8 / 12) and metrics["id_switches"] == 1 and metrics["gt_tracks"] == 2
+    # Ground-truth triples: left of x3 (found at 0 only), moves right (found); predicted: 3, two right.
+    assert (metrics["relation_total"], metrics["relation_predicted"]) == (4, 3)
+    assert metrics["relation_recall"] == pytest.approx(2 / 4) and metrics["relation_precision"] == pytest.approx(2 / 3)
+    assert metrics["relation_recall_by_predicate"] == {"left of": {"found": 1, "total": 3, "recall": 1 / 3},
+                                                       "moves right": {"found": 1, "total": 1, "recall": 1.0}}

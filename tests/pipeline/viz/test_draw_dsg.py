@@ -31,6 +31,23 @@ def test_draws_a_grid_with_track_coloured_boxes(tmp_path):
     assert (blank_tile > 250).all()
 
 
+def test_each_box_is_drawn_where_its_object_is_in_its_tracks_colour(tmp_path):
+    image = cv2.imread(str(draw_dsg(tiny_row(), tmp_path / "dsg.png", columns=2)))
+    tile_height = 120 * TILE_WIDTH // 160  # 160 x 120 keyframes scaled to the tile width
+    assert image.shape == (30 + 2 * tile_height, 2 * TILE_WIDTH, 3)  # a 30 px title over 2 rows of 2 tiles
+    for k in range(3):
+        left, top = (k % 2) * TILE_WIDTH, 30 + (k // 2) * tile_height
+        for track in (0, 1):
+            x1, x2 = left + int((0.1 + 0.5 * track) * TILE_WIDTH), left + int((0.3 + 0.5 * track) * TILE_WIDTH)
+            y1, y2 = top + int(0.2 * tile_height), top + int(0.5 * tile_height)
+            side = y1 + (y2 - y1) // 4  # above the arrows, which join the box centres
+            colour = list(track_color(track))
+            assert image[side, x1].tolist() == colour and image[side, x2].tolist() == colour, (k, track)
+            # The top edge's upper pixel row lies under the label's background: look one row down.
+            assert image[y1 + 1, (x1 + x2) // 2].tolist() == colour and image[y2, (x1 + x2) // 2].tolist() == colour
+            assert (image[y1 + 5:side, x1 + 5:x2 - 5] > 245).all(), (k, track)  # an outline, not filled
+
+
 def test_error_rows_cannot_be_drawn(tmp_path):
     row = {**tiny_row(), "status": "error", "error_message": "v.mp4: not found"}
     with pytest.raises(ValueError, match="not found"):

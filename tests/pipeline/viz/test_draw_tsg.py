@@ -3,9 +3,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from pipeline.viz.draw_tsg import draw_tsg
+from pipeline.viz.draw_tsg import NODE_COLOURS, draw_tsg
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -26,6 +28,22 @@ def test_draw_tsg_writes_a_png(tmp_path):
     draw_tsg(row, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 5_000
+
+
+def test_nodes_are_filled_with_their_kinds_colour(tmp_path):
+    row = {"caption": "a red cup", "nodes": [node("object", "cup", 2), node("attribute", "red", 1)],
+           "edges": [{"source": 0, "target": 1, "kind": "attribute"}]}
+    draw_tsg(row, tmp_path / "tsg.png")
+    image = np.asarray(Image.open(tmp_path / "tsg.png").convert("RGB"))
+    assert image.shape == (600, 720, 3)  # 6 x 5 inches at 120 dpi
+
+    def pixels_of(kind):
+        rgb = [int(NODE_COLOURS[kind][i:i + 2], 16) for i in (1, 3, 5)]
+        return int(np.all(image == rgb, axis=-1).sum())
+
+    # A node is thousands of pixels of its colour; the legend shows every kind's colour in a small patch.
+    assert pixels_of("object") > 2000 and pixels_of("attribute") > 2000
+    assert 0 < pixels_of("relation") < 1000 and 0 < pixels_of("modifier") < 1000
 
 
 def test_draw_tsg_refuses_an_empty_graph(tmp_path):
