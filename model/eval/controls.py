@@ -36,9 +36,13 @@ class DsgTextMatcher(nn.Module):
     def __init__(self, backbone: nn.Module):
         super().__init__()
         self.backbone = backbone
+        self.encoded: dict[str, torch.Tensor] = {}  # the tower is frozen: a clip's text is encoded once
 
     @torch.no_grad()
     def forward(self, text, video) -> BackboneOutput:
         clips = [serialise_dsg(g) for g in video.to_data_list()]
-        return BackboneOutput(backbone_video=self.backbone.encode_text(clips).pooled,
+        new = sorted(set(clips) - set(self.encoded))
+        if new:
+            self.encoded.update(zip(new, self.backbone.encode_text(new).pooled))
+        return BackboneOutput(backbone_video=torch.stack([self.encoded[c] for c in clips]),
                               backbone_text=self.backbone.encode_text(list(text.caption)).pooled)
