@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from jobs.cli import config_from_args, parser_for
+from jobs.cli import config_from_args, parser_for, run_job
 from model.eval.score import score_captions
-from pipeline.demo.benchmark_graphs import parse_texts
+from pipeline.demo.benchmark_graphs import parse_texts, shards_caption_parser
 from schemas.common import STATUS_OK
 
 
@@ -44,7 +44,8 @@ def main(argv=None) -> int:
         pairs = read_pairs(Path(config.pairs))
     except (FileNotFoundError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
-    parsed = parse_texts([p["sample_id"] for p in pairs], [p["caption"] for p in pairs])
+    parsed = parse_texts([p["sample_id"] for p in pairs], [p["caption"] for p in pairs],
+                         parser=shards_caption_parser(config.graphs))
     texts = [{k: parsed[k][i] for k in ("sample_id", "caption", "nodes", "edges", "status", "error_message")}
              for i in range(len(pairs))]
     for t in texts:
@@ -62,4 +63,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_job(main))

@@ -29,9 +29,7 @@ def benchmark_graphs(data_root: str | Path, graphs: str | Path, out: str | Path,
     {video_id: benchmark split})."""
     data_root, graphs, out = Path(data_root), Path(graphs), Path(out)
     ensure_graphs(data_root, graphs, demo)
-    # The negatives are parsed as the shards' own captions were.
-    parser = manifest.read(graphs)["pipeline_config"].get("caption_parser", BEFORE_THE_SETTING["caption_parser"])
-    negatives = parse_negatives(data_root, out / NEGATIVES_FILE, parser)
+    negatives = parse_negatives(data_root, out / NEGATIVES_FILE, shards_caption_parser(graphs))
     overlap = splits.format_overlap(splits.dsg_word_overlap(data_root))
     (out / OVERLAP_FILE).write_text(overlap + "\n")
     print("== caption content words that are DSG label words, per split:\n" + overlap, flush=True)
@@ -56,6 +54,11 @@ def ensure_graphs(data_root: Path, graphs: Path, demo: DemoConfig = BENCHMARK) -
         run(BuildGraphsConfig(dataset="demo", data_root=str(data_root), out=str(graphs)))
     else:
         print(f"== graph shards: {graphs} ({built} samples)", flush=True)
+
+
+def shards_caption_parser(graphs: str | Path) -> str:
+    """The caption parser a shard set was built with: captions scored against it are parsed the same way."""
+    return manifest.read(graphs)["pipeline_config"].get("caption_parser", BEFORE_THE_SETTING["caption_parser"])
 
 
 def parse_texts(sample_ids: list[str], captions: list[str], video_ids: list[str] | None = None,
