@@ -6,11 +6,13 @@
    and built when absent; the hard-negative captions of test_compositional.json parsed into TSG rows; the share of
    caption words the DSG uses verbatim per split (pipeline/demo/benchmark_graphs.py);
 2. per host (tiny, sentence) and seed: the host trained alone to its dev plateau, then the same steps alone, with
-   caption negatives and with Finsta (and its ablations), and the zero-step controls, each read once on every split
+   the hard negatives Finsta sees and with Finsta (and its ablations), and the zero-step controls, each read once on
+   every split
    -> a printed table, OUT/compositional.csv (mean, 95% CI), OUT/compositional_seeds.csv, OUT/compositional.png,
    OUT/targets.txt (MET / NOT MET) (model/eval/compositional.py).
-Sizes: --preset default (the defaults below: about 30 min on 2 CPUs), --preset quick (tiny sizes, a 24-video demo
-in its own folder: a smoke test), --preset gpu (one GPU: --device cuda, dim 128, 64 px, 1000 continued steps, every
+Sizes: --preset default (the defaults below; measured on 2 loaded CPUs: tiny host 15 min, sentence host ~7 min a
+seed, plus ~26 min to build the graphs once), --preset quick (tiny sizes, a 24-video demo in its own folder: a smoke
+test), --preset gpu (one GPU: --device cuda, dim 128, 64 px, 1000 continued steps, every
 ablation on both hosts and 5 seeds; written for a GPU, not yet run on one):
   python -m jobs.evaluate --preset gpu --out out/demo-bench/eval-gpu
 A flag given beside a preset wins over the preset's value.
