@@ -18,6 +18,9 @@ ACTIVITYNET_SPLITS = {"train": "train.json", "val": "val_1.json", "val_2": "val_
 
 
 def caption_text(caption) -> str:
+    """A caption as text: stripped; a missing one empty (never the string "None"), any other value its repr."""
+    if caption is None:
+        return ""
     return caption.strip() if isinstance(caption, str) else repr(caption)
 
 
@@ -28,10 +31,9 @@ def sample_row(sample_id, video_id, split, video_path, start, end, caption, erro
     if not isinstance(caption, str):
         kind = "missing" if caption is None else f"a {type(caption).__name__} ({caption!r}), not text"
         error = error or f"{where or f'sample {sample_id!r}'}: the caption is {kind}"
-        caption = "" if caption is None else repr(caption)
     return {
         "sample_id": sample_id, "video_id": video_id, "split": split, "video_path": str(video_path),
-        "start": float(start), "end": float(end), "caption": caption.strip(),
+        "start": float(start), "end": float(end), "caption": caption_text(caption),
         "previous_captions": None if previous_captions is None else [caption_text(c) for c in previous_captions],
         "status": STATUS_ERROR if error else STATUS_OK, "error_message": error,
     }

@@ -128,3 +128,11 @@ def test_an_annotation_file_that_is_not_json_is_named_with_its_line(tmp_path, na
     dataset, options = ("generic", {"annotations": name}) if name.endswith(".jsonl") else ("activitynet", {})
     with pytest.raises(ValueError, match=rf"{name}:{line}: not valid JSON .* — fix that line"):
         datasets.read_samples(dataset, tmp_path, **options)
+
+
+def test_a_missing_earlier_sentence_is_an_empty_previous_caption_not_none():
+    from pipeline.datasets import sample_row
+
+    row = sample_row("v#1", "v", "train", "v.mp4", 0, 1, " They run.", previous_captions=[None, " Two men stand."])
+    assert row["previous_captions"] == ["", "Two men stand."] and row["caption"] == "They run."
+    assert sample_row("v#0", "v", "train", "v.mp4", 0, 1, None)["caption"] == ""
