@@ -214,23 +214,26 @@ class BenchmarkConfig:
     seed: int = dataclasses.field(default=0, metadata={"help": "first seed"})
     device: str = dataclasses.field(default="cpu", metadata={"help": "cpu or cuda"})
     host_max_steps: int = dataclasses.field(default=400, metadata={"help": "bound of the host's own training"})
-    host_eval_every: int = dataclasses.field(default=100, metadata={"help": "host steps between dev evaluations"})
+    host_eval_every: int = dataclasses.field(default=50, metadata={"help": "host steps between dev evaluations"})
     host_patience: int = dataclasses.field(
-        default=2, metadata={"help": "dev evaluations without a new best before the host's training stops"})
-    steps: int = dataclasses.field(default=100, metadata={"help": "continued steps of every trained row"})
+        default=3, metadata={"help": "dev evaluations without a new best before the host's training stops"})
+    steps: int = dataclasses.field(default=400, metadata={"help": "continued steps of every trained row"})
     sentence_host_max_steps: int = dataclasses.field(default=100,
                                                      metadata={"help": "host_max_steps of the sentence host"})
     sentence_steps: int = dataclasses.field(default=20, metadata={"help": "steps of the sentence host's rows"})
     retrieval_per_video: int = dataclasses.field(
         default=1, metadata={"help": "captions per video in retrieval (0: all; each is a query and its clip an "
                                      "item); pairwise accuracy always reads every caption"})
-    batch_size: int = dataclasses.field(default=TrainConfig.batch_size, metadata={"help": "pairs per step"})
-    lr: float = dataclasses.field(default=3e-4, metadata={"help": "AdamW learning rate of the new parameters"})
+    batch_size: int = dataclasses.field(default=32, metadata={"help": "pairs per step"})
+    lr: float = dataclasses.field(default=1e-3, metadata={"help": "AdamW learning rate of the new parameters"})
     sentence_backbone_lr: float = dataclasses.field(
         default=3e-5, metadata={"help": "learning rate of the pretrained sentence tower (and its frame encoder)"})
     dim: int = dataclasses.field(default=FinstaConfig.dim, metadata={"help": "width of Finsta's encoders and heads"})
     num_layers: int = dataclasses.field(default=FinstaConfig.num_layers, metadata={"help": "GTrm layers"})
     image_size: int = dataclasses.field(default=32, metadata={"help": "keyframe side in pixels"})
+    graph_text_grad: bool = dataclasses.field(
+        default=True, metadata={"help": "Finsta rows: the graph strings (caption phrases, detection labels, "
+                                        "predicates) train the host's text tower (FinstaConfig.graph_text_grad)"})
     num_frames: int = dataclasses.field(default=TrainConfig.num_frames, metadata={"help": "keyframes per clip"})
     keep: str = dataclasses.field(
         default="", metadata={"help": "folder for the finsta model of the first seed and host (the report's HSG "
@@ -260,7 +263,7 @@ class BenchmarkConfig:
         for name in sorted(set(model_changes) - known):
             print(f"note: FinstaConfig has no field '{name}' in this version; that ablation setting is skipped",
                   flush=True)
-        model = FinstaConfig(dim=self.dim, num_layers=self.num_layers,
+        model = FinstaConfig(dim=self.dim, num_layers=self.num_layers, graph_text_grad=self.graph_text_grad,
                              **{k: v for k, v in model_changes.items() if k in known})
         _, _, steps, backbone_lr = self.sizes(backbone)
         return TrainConfig(graphs=str(Path(graphs).resolve()), run_dir=str(Path(self.out).resolve()),
