@@ -42,8 +42,9 @@ print(*(s.getsockname()[1] for s in sockets))')
     trap stop_head EXIT
     echo "submit.sh: starting a Ray head of its own (dashboard http://127.0.0.1:$DASHBOARD_PORT, temp folder" \
          "$HEAD_TEMP, log $HEAD_TEMP/head.log); set RAY_ADDRESS to submit to a running cluster instead"
-    # The job's `python` is the first on the head's PATH: put this venv first.
-    PATH="${VENV_BIN}:$PATH" "$RAY" start --head --block --disable-usage-stats --temp-dir "$HEAD_TEMP" \
+    # The job's `python` is the first on the head's PATH: put this venv first. No drain on SIGTERM (it waits up to
+    # 30 s for Serve replicas; this head runs one job, which has ended or is being interrupted).
+    PATH="${VENV_BIN}:$PATH" RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0 "$RAY" start --head --block --disable-usage-stats --temp-dir "$HEAD_TEMP" \
         --port "$GCS_PORT" --dashboard-host 127.0.0.1 --dashboard-port "$DASHBOARD_PORT" \
         --dashboard-agent-listen-port "$AGENT_PORT" --ray-client-server-port "$CLIENT_PORT" \
         >"$HEAD_TEMP/head.log" 2>&1 &
