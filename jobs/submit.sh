@@ -42,9 +42,11 @@ print(*(s.getsockname()[1] for s in sockets))')
     trap stop_head EXIT
     echo "submit.sh: starting a Ray head of its own (dashboard http://127.0.0.1:$DASHBOARD_PORT, temp folder" \
          "$HEAD_TEMP, log $HEAD_TEMP/head.log); set RAY_ADDRESS to submit to a running cluster instead"
-    # The job's `python` is the first on the head's PATH: put this venv first. No drain on SIGTERM (it waits up to
-    # 30 s for Serve replicas; this head runs one job, which has ended or is being interrupted).
-    PATH="${VENV_BIN}:$PATH" RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0 "$RAY" start --head --block --disable-usage-stats --temp-dir "$HEAD_TEMP" \
+    # The job's `python` is the first on the head's PATH: put this venv first. RAY_API_SERVER_ADDRESS: the workers'
+    # state API asks this head, not another Ray on the machine (pipeline/ray_connect.py says why). No drain on SIGTERM
+    # (it waits up to 30 s for Serve replicas; this head runs one job, which has ended or is being interrupted).
+    PATH="${VENV_BIN}:$PATH" RAY_API_SERVER_ADDRESS="http://127.0.0.1:$DASHBOARD_PORT" \
+    RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0 "$RAY" start --head --block --disable-usage-stats --temp-dir "$HEAD_TEMP" \
         --port "$GCS_PORT" --dashboard-host 127.0.0.1 --dashboard-port "$DASHBOARD_PORT" \
         --dashboard-agent-listen-port "$AGENT_PORT" --ray-client-server-port "$CLIENT_PORT" \
         >"$HEAD_TEMP/head.log" 2>&1 &
@@ -78,8 +80,10 @@ if [[ "$RAY_AUTH_MODE" == "token" && ! -s "${RAY_AUTH_TOKEN_PATH:-$HOME/.ray/aut
     exit 2
 fi
 
-# .gitignore already keeps .venv, data and out out of the upload; the excludes say so explicitly.
-EXCLUDES='{"excludes": [".venv/", "data/", "out/", "runs/", ".git/", "**/__pycache__/"]}'
+# .gitignore already keeps .venv, data and out out of the upload; the excludes say so explicitly, so Ray's default
+# excludes (.git, .venv, venv, __pycache__) and the warning it prints for each of them are turned off.
+EXCLUDES='{"excludes": [".venv/", "venv/", "data/", "out/", "runs/", ".git/", "**/__pycache__/"]}'
+export RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES=""
 JOB_ID="pretrain_$(date +%Y%m%d_%H%M%S)_$$"
 echo "submit.sh: ray job submit --address $ADDRESS --submission-id $JOB_ID --working-dir . -- $*"
 if [[ -z "$HEAD_PID" ]]; then
