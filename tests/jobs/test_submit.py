@@ -1,21 +1,15 @@
 import os
 import re
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from model.synthetic import write_tiny_shards
+from pipeline.ray_connect import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMIT = ROOT / "jobs" / "submit.sh"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def submit_env(**extra) -> dict:
