@@ -7,8 +7,10 @@ resumes from the latest checkpoint.
 
 import dataclasses
 import json
+import logging
 import math
 import os
+import sys
 import tempfile
 import time
 from contextlib import nullcontext
@@ -176,6 +178,11 @@ def train_loop(loop_config: dict) -> None:
     import ray.train
     import ray.train.torch
 
+    # Ray Train 2.60 logs every report ("Reporting training result N: TrainingReport(...metrics dict...)") under a
+    # logger named by its file's path, outside "ray.train" and so outside LoggingConfig's level: give it that level.
+    report_module = sys.modules.get("ray.train.v2._internal.execution.context")
+    if report_module is not None and hasattr(report_module, "logger"):
+        report_module.logger.setLevel(logging.WARNING)
     loop_config = dict(loop_config)
     unregistered = loop_config.pop("unregistered_checkpoint", None)
     config = TrainConfig.from_dict(loop_config)
@@ -287,7 +294,7 @@ def unregistered_checkpoint(config: TrainConfig) -> str | None:
 
 def train(config: TrainConfig):
     """Run TorchTrainer on the cluster Ray connects to (the job's, or a local one); returns the Ray Train Result."""
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
     # Ray Train's print patch sends each print to its logger and, as Ray redirects the workers' stdout, to stdout
@@ -301,7 +308,11 @@ def train(config: TrainConfig):
                                      resources_per_worker={"CPU": config.cpus_per_worker}),
         run_config=RunConfig(name=config.name, storage_path=config.run_dir,
                              checkpoint_config=CheckpointConfig(num_to_keep=2),
-                             failure_config=FailureConfig(max_failures=config.max_failures)),
+                             failure_config=FailureConfig(max_failures=config.max_failures),
+                             # Ray Train's own INFO lines (worker group set-up, each checkpoint, each report with
+                             # its metrics dict) repeat what the step lines say; its warnings and errors still show,
+                             # and its log files under the session folder keep every level.
+                             logging_config=LoggingConfig(log_level="WARNING")),
     )
     result = trainer.fit()
     print(f"checkpoint: {result.checkpoint.path if result.checkpoint else None}", flush=True)

@@ -4,6 +4,11 @@ A plain `ray.init()` joins whatever head the `ray_current_cluster` file in Ray's
 when that head has died, and runs the workers with that head's Python. So without RAY_ADDRESS the driver starts a
 local instance of its own (`address="local"`); with RAY_ADDRESS it first checks that something answers there and that
 the cluster runs this process's Ray and Python versions, and says what it found.
+
+Ray Train's placement-group cleaner, a worker, asks Ray's state API whether the training controller still lives. In a
+worker the state API looks for a cluster on the machine when it is not told one: with another Ray running there it
+fails ("Found multiple active Ray instances") or asks the other one. So the local instance's workers are told their
+own dashboard (RAY_API_SERVER_ADDRESS, which the state API reads first); jobs/submit.sh does the same for its head.
 """
 
 import os
@@ -13,6 +18,13 @@ import sys
 import threading
 
 ADDRESS_VARIABLE = "RAY_ADDRESS"
+API_SERVER_VARIABLE = "RAY_API_SERVER_ADDRESS"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def describe(resources: dict) -> str:
@@ -76,8 +88,10 @@ def connect(timeout_s: float = 30.0) -> str:
     if ray.is_initialized():
         return "already connected"
     address = os.environ.get(ADDRESS_VARIABLE)
-    if not address:
-        ray.init(address="local", logging_level="WARNING")
+    if not address or address == "local":
+        dashboard = free_port()
+        ray.init(address="local", logging_level="WARNING", dashboard_port=dashboard,
+                 runtime_env={"env_vars": {API_SERVER_VARIABLE: f"http://127.0.0.1:{dashboard}"}})
         found = f"[ray] started a local Ray of this process's own: {describe(ray.cluster_resources())} " \
                 f"(set {ADDRESS_VARIABLE} to run on a cluster)"
     else:

@@ -31,13 +31,28 @@ def track_color(track_id: int) -> tuple[int, int, int]:
     return int(b * 255), int(g * 255), int(r * 255)
 
 
-def label(image, text: str, origin, color, scale: float = 0.45) -> None:
+def overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def label(image, text: str, origin, color, scale: float = 0.45, taken: list | None = None) -> tuple:
+    """Write `text` on a white background at `origin` (its baseline's left end), kept inside the image; with
+    `taken` (the rectangles of the labels already drawn) it moves down until it covers none of them, and adds its
+    own. Returns its rectangle (x1, y1, x2, y2)."""
     x, y = int(origin[0]), int(origin[1])
     (w, h), base = cv2.getTextSize(text, FONT, scale, 1)
     x = min(max(x, 0), image.shape[1] - w - 1)
-    y = min(max(y, h + 2), image.shape[0] - base - 1)
-    cv2.rectangle(image, (x, y - h - 2), (x + w + 2, y + base), (255, 255, 255), -1)
+    lowest = image.shape[0] - base - 1
+    y = min(max(y, h + 2), lowest)
+    box = (x, y - h - 2, x + w + 2, y + base)
+    while taken and y < lowest and any(overlaps(box, other) for other in taken):
+        y += 1
+        box = (x, y - h - 2, x + w + 2, y + base)
+    if taken is not None:
+        taken.append(box)
+    cv2.rectangle(image, box[:2], box[2:], (255, 255, 255), -1)
     cv2.putText(image, text, (x + 1, y), FONT, scale, color, 1, cv2.LINE_AA)
+    return box
 
 
 def draw_keyframe(image: np.ndarray, frame: int, time: float, objects: list[dict], relations: list[dict],
@@ -63,16 +78,20 @@ def draw_keyframe(image: np.ndarray, frame: int, time: float, objects: list[dict
         start, end = centre(mine[subject]["box"]), centre(mine[obj]["box"])
         color = track_color(mine[subject]["track_id"])
         cv2.arrowedLine(image, start, end, color, 1, cv2.LINE_AA, tipLength=0.06)
-    for i, obj in mine.items():
-        color = track_color(obj["track_id"])
-        x1, y1 = corner(obj["box"])
+    # The class labels first, over their boxes; then the predicate lines, each moved down past any label it would
+    # hide (a crowded keyframe stacks them instead of writing one over another).
+    taken: list = []
+    for obj in mine.values():
         label(image, f"#{obj['track_id']} {' '.join(obj['attributes'] or [])} {obj['class_name']}".replace("  ", " "),
-              (x1, y1 - 3), color)
+              (corner(obj["box"])[0], corner(obj["box"])[1] - 3), track_color(obj["track_id"]), taken=taken)
+    for i, obj in mine.items():
         # Under each object: its unary predicates, then one line per arrow it starts ("-> #1 approaches, near").
         lines = [r["predicate"] for r in relations if r["frame"] == frame and r["subject"] == i and r["object"] is None]
         lines += [f"-> #{mine[o]['track_id']} {', '.join(names)}" for (s, o), names in pairs.items() if s == i]
-        for line, text in enumerate(lines):
-            label(image, text, (x1, int(obj["box"][3] * height) + 14 + 14 * line), color, 0.38)
+        below = int(obj["box"][3] * height) + 14
+        for text in lines:
+            below = label(image, text, (corner(obj["box"])[0], below), track_color(obj["track_id"]), 0.38,
+                          taken)[3] + 12
     label(image, f"keyframe {frame}  t={time:.2f}s", (4, height - 4), (0, 0, 0), 0.45)
     cv2.rectangle(image, (0, 0), (width - 1, height - 1), (160, 160, 160), 1)
     return image

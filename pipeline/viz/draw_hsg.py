@@ -53,7 +53,8 @@ def draw_hsg(tsg_row: dict, dsg_row: dict, edges: list[dict], path: Path) -> Pat
     axes.set_xlabel("video tracks (DSG)")
     axes.set_ylabel("caption objects (TSG)")
     count = sum(s is not None for row in scores for s in row)
-    axes.set_title(f"HSG coreference edges: {count} edge{'' if count == 1 else 's'}, cosine score", fontsize=10)
+    axes.set_title(f"HSG coreference edges: {count} edge{'' if count == 1 else 's'}\n"
+                   "cell: the edge's cosine score; blank: no edge", fontsize=10)
     figure.colorbar(image, ax=axes, fraction=0.04, pad=0.02)
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -5,12 +5,24 @@
 
 import argparse
 import json
+import textwrap
 
 from pipeline.caption_rules.parse import DEFAULT_MODEL, load_spacy, parse_caption
 from pipeline.parse_captions import to_json_record
 from schemas import to_networkx
 
 NODE_COLOURS = {"object": "#8ecae6", "attribute": "#ffd166", "relation": "#ef8a62", "modifier": "#b5e48c"}
+NODE_SIZE, FONT_SIZE = 1800, 9  # pt^2 of a node's disc (a 42 pt circle), pt of its text
+
+
+def node_label(text: str) -> tuple[str, float]:
+    """A node's text wrapped at word boundaries and the disc size (pt^2) that holds it: "fades out beneath" becomes
+    two lines in a larger disc, so no text runs over the node's edge."""
+    wrapped = textwrap.fill(text, width=10, break_long_words=False)
+    widest = max(len(line) for line in wrapped.splitlines())
+    # About 0.6 em per character, plus a margin; the disc grows with the widest line or the number of lines.
+    diameter = max(0.6 * FONT_SIZE * widest, 1.3 * FONT_SIZE * wrapped.count("\n") + FONT_SIZE) + 12
+    return wrapped, max(NODE_SIZE, diameter ** 2)
 
 
 def draw_tsg(row: dict, path) -> None:
@@ -31,10 +43,10 @@ def draw_tsg(row: dict, path) -> None:
         nx.spring_layout(simple, seed=0)
     figure, axes = plt.subplots(figsize=(max(6.0, 1.3 * simple.number_of_nodes()), 5.0))
     colours = [NODE_COLOURS[graph.nodes[i]["kind"]] for i in simple.nodes]
-    labels = {i: graph.nodes[i]["text"] for i in simple.nodes}
-    nx.draw_networkx_nodes(simple, layout, node_color=colours, node_size=1800, edgecolors="#333333", ax=axes)
-    nx.draw_networkx_labels(simple, layout, labels=labels, font_size=9, ax=axes)
-    nx.draw_networkx_edges(simple, layout, arrows=True, arrowsize=16, node_size=1800, ax=axes,
+    labels, sizes = zip(*(node_label(graph.nodes[i]["text"]) for i in simple.nodes))
+    nx.draw_networkx_nodes(simple, layout, node_color=colours, node_size=sizes, edgecolors="#333333", ax=axes)
+    nx.draw_networkx_labels(simple, layout, labels=dict(zip(simple.nodes, labels)), font_size=FONT_SIZE, ax=axes)
+    nx.draw_networkx_edges(simple, layout, arrows=True, arrowsize=16, node_size=sizes, ax=axes,
                            edge_color="#555555", connectionstyle="arc3,rad=0.08")
     edge_labels = {(u, v): data["kind"] for u, v, data in graph.edges(data=True)}
     nx.draw_networkx_edge_labels(simple, layout, edge_labels=edge_labels, font_size=8, font_color="#444444", ax=axes)

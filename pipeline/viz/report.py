@@ -87,6 +87,13 @@ th { background: #f2f2f2; } td.num { text-align: right; } img { max-width: 100%;
 """
 
 
+def picture_html(name: str, alt: str) -> str:
+    """An image of images/ that opens at full size when clicked (the page shrinks wide ones, such as the keyframe
+    grids, to its width)."""
+    src = f"images/{html.escape(name)}"
+    return f"<a href='{src}'><img src='{src}' alt='{html.escape(alt)}' title='click for full size'></a>"
+
+
 def table_html(header: list[str], rows: list[list]) -> str:
     cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(
@@ -120,7 +127,7 @@ def evaluation_html(folder: Path, images: Path) -> str:
     for picture in sorted(folder.glob("*.png")):
         target = images / f"eval_{picture.name}"
         target.write_bytes(picture.read_bytes())
-        parts.append(f"<p><img src='images/{target.name}' alt='{html.escape(picture.stem)}'></p>")
+        parts.append(f"<p>{picture_html(target.name, picture.stem)}</p>")
     return "\n".join(parts)
 
 
@@ -150,7 +157,7 @@ def statistics_html(graphs: Path, images: Path) -> str:
     parts = ["<h2>Rows by status</h2>", table_html(["table", "split", "ok", "error"], counts),
              "<h2>Dataset statistics</h2><p>Over the rows with status ok.</p>",
              table_html(["quantity", "value"], summary),
-             "<p><img src='images/statistics.png' alt='dataset histograms'></p>", "<h2>Error causes by split</h2>"]
+             f"<p>{picture_html('statistics.png', 'dataset histograms')}</p>", "<h2>Error causes by split</h2>"]
     if stats["errors"]:
         rows = [[name, split, cause, n, stats["examples"][(name, split, cause)]]
                 for (name, split, cause), n in sorted(stats["errors"].items(), key=lambda item: (item[0][1], -item[1]))]
@@ -162,11 +169,13 @@ def statistics_html(graphs: Path, images: Path) -> str:
 
 def run_html(run: dict, images: Path) -> str:
     """A training run's loss curves and its R@K on the eval split."""
-    parts = [f"<h2>Training run</h2><p><code>{html.escape(run['folder'])}</code>: {len(run['metrics'])} steps logged "
-             f"(metrics.jsonl; TensorBoard: <code>tensorboard --logdir {html.escape(run['folder'])}</code>)</p>"]
+    # Absolute: the page is read from its own folder, the commands are pasted into a shell anywhere.
+    folder = html.escape(str(Path(run["folder"]).resolve()))
+    parts = [f"<h2>Training run</h2><p><code>{folder}</code>: {len(run['metrics'])} steps logged "
+             f"(metrics.jsonl; TensorBoard: <code>tensorboard --logdir {folder}</code>)</p>"]
     if run["metrics"]:
         draw_curves(run["metrics"], images / "curves.png", f"training curves: {Path(run['folder']).name}")
-        parts.append("<p><img src='images/curves.png' alt='training curves'></p>")
+        parts.append(f"<p>{picture_html('curves.png', 'training curves')}</p>")
     if run["retrieval"] is None:
         parts.append("<p>No retrieval.json yet: the run writes R@K when it finishes.</p>")
     else:
@@ -209,7 +218,7 @@ def write_report(graphs: str | Path, out: str | Path, num_samples: int = 6, cros
     elif model_source:
         parts.append(f"<p>HSG cross edges: {html.escape(model_source)}</p>")
 
-    parts.append("<h2>Sample graphs</h2>")
+    parts.append("<h2>Sample graphs</h2><p>Click a picture to see it at full size.</p>")
     for k, (tsg_row, dsg_row) in enumerate(pick_samples(graphs, document, num_samples, seed)):
         stem = f"sample{k:02d}"
         draw_dsg(dsg_row, images / f"{stem}_dsg.png")
@@ -217,12 +226,12 @@ def write_report(graphs: str | Path, out: str | Path, num_samples: int = 6, cros
         hsg = ""
         if cross_edges is not None:
             draw_hsg(tsg_row, dsg_row, cross_edges(tsg_row, dsg_row), images / f"{stem}_hsg.png")
-            hsg = f"<div><img src='images/{stem}_hsg.png' alt='HSG cross edges'></div>"
+            hsg = f"<div>{picture_html(f'{stem}_hsg.png', 'HSG cross edges')}</div>"
         parts.append(
             f"<div class='sample'><p class='caption'><b>{html.escape(tsg_row['sample_id'])}</b> "
             f"[{dsg_row['start']:.1f}, {dsg_row['end']:.1f}] s: &ldquo;{html.escape(tsg_row['caption'])}&rdquo;</p>"
-            f"<p><img src='images/{stem}_dsg.png' alt='DSG keyframes'></p>"
-            f"<div class='pair'><div><img src='images/{stem}_tsg.png' alt='TSG'></div>{hsg}</div></div>")
+            f"<p>{picture_html(f'{stem}_dsg.png', 'DSG keyframes')}</p>"
+            f"<div class='pair'><div>{picture_html(f'{stem}_tsg.png', 'TSG')}</div>{hsg}</div></div>")
     if evaluation is not None:
         parts.append(evaluation_html(Path(evaluation), images))
 

@@ -155,3 +155,6 @@ def test_without_ray_address_the_driver_starts_its_own_ray(monkeypatch):
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
     assert ray_connect.connect().startswith("[ray] started a local Ray of this process's own: 2 CPUs, 0 GPUs")
     assert calls[0]["address"] == "local"
+    # Its workers find their own dashboard, not another Ray instance on the machine.
+    assert calls[0]["runtime_env"]["env_vars"]["RAY_API_SERVER_ADDRESS"] == \
+        f"http://127.0.0.1:{calls[0]['dashboard_port']}"

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.viz.draw_dsg import TILE_WIDTH, draw_dsg, track_color
+from pipeline.viz.draw_dsg import TILE_WIDTH, draw_dsg, label, overlaps, track_color
 
 
 def jpeg(width=160, height=120):
@@ -52,3 +52,13 @@ def test_error_rows_cannot_be_drawn(tmp_path):
     row = {**tiny_row(), "status": "error", "error_message": "v.mp4: not found"}
     with pytest.raises(ValueError, match="not found"):
         draw_dsg(row, tmp_path / "x.png")
+
+
+def test_a_label_moves_down_past_the_labels_already_drawn():
+    image = np.full((120, 160, 3), 255, np.uint8)
+    taken = []
+    first = label(image, "#0 red square", (10, 30), (0, 0, 255), taken=taken)
+    second = label(image, "-> #1 approaches", (20, 28), (255, 0, 0), 0.38, taken)
+    assert taken == [first, second] and not overlaps(first, second)
+    assert second[1] >= first[3] and second[0] == 20  # moved down, not sideways
+    assert (image[second[1] + 1:second[3], second[0]:second[2]] != 255).any()  # and drawn there

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.viz.draw_tsg import NODE_COLOURS, draw_tsg
+from pipeline.viz.draw_tsg import NODE_COLOURS, NODE_SIZE, draw_tsg, node_label
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -58,3 +58,10 @@ def test_cli_parses_and_draws(tmp_path):
                             text=True)
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert ["man", "hand", "cup"] in json.loads(result.stdout.splitlines()[0])["relations"]
+
+
+def test_a_long_node_text_wraps_into_a_larger_disc():
+    short, phrase, word = node_label("cup"), node_label("fades out beneath"), node_label("turquoise")
+    assert short == ("cup", NODE_SIZE)
+    assert phrase[0] == "fades out\nbeneath" and phrase[1] > NODE_SIZE
+    assert word[0] == "turquoise" and NODE_SIZE < word[1] <= phrase[1]

@@ -1,5 +1,6 @@
 import json
 import re
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -79,7 +80,8 @@ def tiny_run(folder):
     return folder
 
 
-def test_report_page_and_pictures_reference_each_other(tmp_path):
+def test_report_page_and_pictures_reference_each_other(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the run is given relative, as on the command line
     tiny_shards(tmp_path / "graphs")
     evaluation = tmp_path / "eval"
     evaluation.mkdir()
@@ -89,12 +91,14 @@ def test_report_page_and_pictures_reference_each_other(tmp_path):
 
     edges = lambda tsg_row, dsg_row: [{"text_node": 0, "track_id": 1, "score": 0.75}]  # noqa: E731
     page = write_report(tmp_path / "graphs", tmp_path / "report", num_samples=2, cross_edges=edges,
-                        evaluation=evaluation, run=read_run(tiny_run(tmp_path / "run")), model_source="tiny.pt")
+                        evaluation=evaluation, run=read_run(tiny_run(Path("run"))), model_source="tiny.pt")
     text = page.read_text()
     referenced = set(re.findall(r"src='([^']+)'", text))
     on_disk = {f"images/{p.name}" for p in (tmp_path / "report" / "images").iterdir()}
     assert referenced == on_disk and len(on_disk) == 2 * 3 + 1 + 2  # samples, eval plot, statistics, curves
     assert {"images/statistics.png", "images/curves.png"} <= referenced
+    assert set(re.findall(r"<a href='([^']+)'><img src='\1'", text)) == referenced  # each opens at full size
+    assert f"tensorboard --logdir {(tmp_path / 'run').resolve()}" in text
     assert "<td>graph</td><td class='num'>25.0</td><td class='num'>100.0</td><td class='num'>50.0</td>" in text
     assert "No model panels" not in text and "3 steps logged" in text
     assert all((page.parent / src).stat().st_size > 0 for src in referenced)
