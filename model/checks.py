@@ -58,10 +58,12 @@ def check_graphs(config) -> None:
         what, _, fix = str(exc).partition("; ")  # schemas/ and model.data say "what; fix"
         fix = fix or "rebuild the shards (make build-graphs)"
         raise type(exc)(f"--graphs {config.graphs}: {what} — {fix}") from exc
-    if pairs < config.batch_size:
+    workers = getattr(config, "num_workers", 1)
+    if pairs // workers < config.batch_size:
         raise ValueError(f"--graphs {config.graphs}: {pairs} usable (caption, clip) pairs in split "
-                         f"'{config.train_split}', fewer than --batch-size {config.batch_size} — pass another "
-                         "--train-split, a smaller --batch-size, or build more samples.")
+                         f"'{config.train_split}' for {workers} worker(s), fewer than --batch-size "
+                         f"{config.batch_size} per worker (an epoch's last partial batch is dropped) — pass another "
+                         "--train-split, a smaller --batch-size or fewer --num-workers, or build more samples.")
 
 
 def check_resume(config, model: torch.nn.Module) -> None:

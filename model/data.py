@@ -257,6 +257,9 @@ class ShardStream(torch.utils.data.IterableDataset):
         yield from buffer
 
 
-def loader(stream: ShardStream, batch_size: int, num_workers: int = 0) -> torch.utils.data.DataLoader:
+def loader(stream: ShardStream, batch_size: int, num_workers: int = 0,
+           drop_last: bool = False) -> torch.utils.data.DataLoader:
+    """Batches of collated pairs; training drops an epoch's last partial batch (a batch of one pair has no negative,
+    its contrastive losses are 0, and the step is wasted)."""
     return torch.utils.data.DataLoader(stream, batch_size=batch_size, collate_fn=collate, num_workers=num_workers,
-                                       persistent_workers=False)
+                                       persistent_workers=False, drop_last=drop_last)

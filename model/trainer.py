@@ -8,7 +8,6 @@ resumes from the latest checkpoint.
 import dataclasses
 import json
 import logging
-import math
 import os
 import sys
 import tempfile
@@ -140,7 +139,7 @@ def next_batch(batches, world_size: int, device: torch.device):
 
 def total_steps(config: TrainConfig, world_size: int) -> int:
     """The steps the run takes: max_steps, or every epoch's batches (each worker reads 1/world_size of the split)."""
-    per_epoch = math.ceil(math.ceil(usable_pairs(config.graphs, config.train_split) / world_size) / config.batch_size)
+    per_epoch = usable_pairs(config.graphs, config.train_split) // world_size // config.batch_size  # drop_last
     all_epochs = config.epochs * per_epoch
     return min(config.max_steps, all_epochs) if config.max_steps else all_epochs
 
@@ -232,7 +231,7 @@ def train_loop(loop_config: dict) -> None:
         train_stream.set_epoch(epoch)
         batch_in_epoch = 0
         waited = time.perf_counter()
-        batches = iter(loader(train_stream, config.batch_size, config.loader_workers))
+        batches = iter(loader(train_stream, config.batch_size, config.loader_workers, drop_last=True))
         while (batch := next_batch(batches, world_size, device)) is not None:
             text, video = batch
             if batch_in_epoch < skip_batches:
@@ -336,11 +335,12 @@ def fit(config: TrainConfig, pairs: list | None = None, device: str = "cpu") -> 
     for epoch in range(config.epochs):
         if train_stream is not None:
             train_stream.set_epoch(epoch)
-            batches = loader(train_stream, config.batch_size, config.loader_workers)
+            batches = loader(train_stream, config.batch_size, config.loader_workers, drop_last=True)
         else:
             order = torch.Generator().manual_seed(config.seed * 1000 + epoch)
             batches = torch.utils.data.DataLoader(pairs, batch_size=config.batch_size, shuffle=True,
-                                                  collate_fn=collate, generator=order)
+                                                  collate_fn=collate, generator=order,
+                                                  drop_last=len(pairs) > config.batch_size)
         for text, video in batches:
             train_step(module, optimizer, scaler, text.to(device), video.to(device), config, device)
             step += 1

@@ -196,6 +196,15 @@ def test_a_resumed_run_trains_on_exactly_the_batches_the_first_run_had_not_reach
         assert checkpoint.load(fake_ray_train.checkpoints[8])["resumed_from"] == step
 
 
+def test_an_epochs_last_partial_batch_is_dropped_and_the_total_counts_full_batches(tiny_shards, tmp_path,
+                                                                                    fake_ray_train):
+    # 8 train samples in batches of 3: two full batches an epoch; the batch of 2 left over has fewer negatives.
+    config = small_config(tiny_shards, run_dir=str(tmp_path / "run"), batch_size=3, epochs=2, checkpoint_every=100)
+    train_loop(dataclasses.asdict(config))
+    assert [len(batch) for batch in fake_ray_train.batches] == [3, 3, 3, 3]
+    assert trainer.total_steps(config, world_size=1) == 4
+
+
 def test_a_checkpoint_ray_train_registered_wins_over_an_unregistered_one(tiny_shards, tmp_path, fake_ray_train):
     first = small_config(tiny_shards, run_dir=str(tmp_path / "first"), batch_size=2, epochs=1, checkpoint_every=1)
     train_loop(dataclasses.asdict(first))
