@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import datasets, write_shards
-from pipeline.checks import (check_build, resolve_caption_parser, resolve_relation_head, resolve_weights,
-                             spacy_model_info)
+from pipeline.checks import (check_build, requested_stages, resolve_caption_parser, resolve_relation_head,
+                             resolve_weights, spacy_model_info)
 from pipeline.demo import layout
 from pipeline.ray_connect import connect
 from pipeline.detect import file_sha256
@@ -268,14 +268,6 @@ def stage_settings(settings: dict, text_parser: dict) -> dict[str, dict]:
 
 def settings_hash(values: dict) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def requested_stages(stages: str) -> tuple[str, ...]:
-    names = ("tsg", "dsg") if stages == "all" else tuple(s.strip() for s in stages.split(",") if s.strip())
-    unknown = sorted(set(names) - {"tsg", "dsg"})
-    if unknown or not names:
-        raise ValueError(f"--stages '{stages}' names {unknown or 'nothing'} — pass tsg, dsg, all or tsg,dsg.")
-    return tuple(name for name in ("dsg", "tsg") if name in names)
 
 
 def local_path(location: str) -> str:
