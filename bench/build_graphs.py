@@ -141,14 +141,18 @@ def print_runs(runs: list[tuple[str, dict | None, float]], with_rss: bool) -> No
             print(f"{label:36s} {rate:>12.2f}")
             continue
         rss = f"{r['rss'] / 2**20:.0f} MiB" if with_rss else ""
-        print(f"{label:36s} {r['e2e']:>12.2f} {r['startup']:>10.1f} {r['steady'] or 0:>9.2f} {rss:>10s}")
+        steady = f"{r['steady']:.2f}" if r["steady"] else "-"
+        print(f"{label:36s} {r['e2e']:>12.2f} {r['startup']:>10.1f} {steady:>9s} {rss:>10s}")
 
 
 def print_ratios(ratios: list[tuple[str, dict, dict | float, str]]) -> None:
     print(f"\n{'ratio':44s} {'steady':>8s} {'end-to-end':>11s} {'target':>8s}")
     for label, run_, base, target in ratios:
-        value = {k: run_[k] / (base if isinstance(base, float) else base[k]) for k in ("steady", "e2e")}
-        print(f"{label:44s} {value['steady']:>8.2f} {value['e2e']:>11.2f} {target:>8s}")
+        value = {}
+        for k in ("steady", "e2e"):
+            denominator = base if isinstance(base, float) else base[k]
+            value[k] = f"{run_[k] / denominator:.2f}" if run_[k] and denominator else "-"  # one shard: no steady
+        print(f"{label:44s} {value['steady']:>8s} {value['e2e']:>11s} {target:>8s}")
 
 
 def realistic(workdir: Path, videos: int) -> None:
