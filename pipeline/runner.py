@@ -397,7 +397,6 @@ def cut_samples(fs, root: str, config: BuildGraphsConfig, data_root: str, option
     first = 1 + max((int(name.removeprefix("part-")) for name in shards), default=-1)
     write_shards.write_samples(fs, root, itertools.chain(head, rows), first,
                                shard_size(len(head), config.rows_per_shard, config.dsg_batch_size))
-    del head
     annotation_files = [entry | {"sha256": file_sha256(Path(entry["path"]))} for entry in stats or ()]
     write_shards.write_bytes_atomically(fs, f"{root}/{write_shards.SAMPLES}/{SAMPLE_SOURCE_FILE}", json.dumps(
         source | {"cut": cut, "samples": wanted, "shards": len(write_shards.sample_shards(fs, root)),
