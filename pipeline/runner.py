@@ -1,7 +1,8 @@
 """build-graphs: dataset -> sample shards -> Ray Data (DSG build, TSG parse) -> stage shards written on the workers.
 
 The only file that assembles Ray Data. The driver cuts the dataset's samples into sample shards once (Parquet in
-the output folder), Ray Data reads them back one shard per block, the stages run on actors, and a Datasink writes
+the output folder, written as the reader yields rows; a rerun whose annotation files are unchanged does not read
+them again), Ray Data reads them back one shard per block, the stages run on actors, and a Datasink writes
 each shard's TSG and DSG files with a record per shard from the worker that built it (pipeline/write_shards.py).
 The driver only plans (which shards still lack which stage) and, at the end, makes the manifest from the records.
 TSG and DSG outputs live in folders keyed by a hash of the settings and code that make them, so changing only the
@@ -364,7 +365,7 @@ def annotation_stats(dataset: str, data_root: str, options: dict) -> list[dict] 
         paths = datasets.annotation_files(dataset, data_root, **options)
     except (OSError, ValueError):
         return None
-    return [{"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return [{"path": str(path.absolute()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
             for path, stat in ((path, path.stat()) for path in paths)]
 
 
