@@ -165,6 +165,15 @@ def resolve_caption_parser(config) -> Path | None:
     return CAPTION_PARSER_WEIGHTS
 
 
+def requested_stages(stages: str) -> tuple[str, ...]:
+    """The stages that --stages names, in the order they run (DSG, then TSG)."""
+    names = ("tsg", "dsg") if stages == "all" else tuple(s.strip() for s in stages.split(",") if s.strip())
+    unknown = sorted(set(names) - {"tsg", "dsg"})
+    if unknown or not names:
+        raise ValueError(f"--stages '{stages}' names {unknown or 'nothing'} — pass tsg, dsg, all or tsg,dsg.")
+    return tuple(name for name in ("dsg", "tsg") if name in names)
+
+
 def check_build(config) -> None:
     """Every input of a BuildGraphsConfig that can be checked without reading the samples; raises on the first
     problem."""
@@ -174,7 +183,9 @@ def check_build(config) -> None:
         raise ValueError(f"--device '{config.device}' is not a device — pass auto, cpu, cuda or cuda:N.")
     check_writable(config.out)
     spacy_model_info(config.spacy_model)
-    check_detector(resolve_weights(config))
+    weights = resolve_weights(config)
+    if "dsg" in requested_stages(config.stages):  # loading the detector imports torch: seconds, ~0.5 GB
+        check_detector(weights)
     resolve_caption_parser(config)
     relation_head = resolve_relation_head(config)
     if relation_head is not None:

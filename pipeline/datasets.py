@@ -1,5 +1,9 @@
 """Dataset readers: each turns a dataset's own annotation files into sample rows (schemas.common.SAMPLE_SCHEMA).
 
+Readers are generators: rows are yielded as the annotation files are read, so a caller that writes them as they
+come (build-graphs cuts them into sample shards) never holds the whole dataset. `annotation_files` names the files
+a reader reads, so a caller can tell whether they changed since it last read them.
+
 A sample is one caption segment of one video. A sample that cannot be used (video missing, path outside the
 dataset folder, a caption that is null or not text, malformed times) becomes a row with status "error", so it is
 counted and never silently lost. A file that cannot be read at all (not JSON) raises, naming the file and line.
@@ -9,12 +13,16 @@ counted and never silently lost. A file that cannot be read at all (not JSON) ra
 import csv
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 from schemas.common import STATUS_ERROR, STATUS_OK, make_sample_id
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")
 ACTIVITYNET_SPLITS = {"train": "train.json", "val": "val_1.json", "val_2": "val_2.json"}
+ACTIVITYNET_DEFAULT_SPLITS = DEMO_SPLITS = ("train", "val")
+MSRVTT_ANNOTATIONS = "MSRVTT_data.json"
+MSRVTT_SPLIT_FILES = (("MSRVTT_train.9k.csv", "train"), ("MSRVTT_JSFUSION_test.csv", "test"))
 
 
 def caption_text(caption) -> str:
@@ -79,18 +87,26 @@ def find_annotation(data_root: Path, name: str) -> Path:
                             f"msrvtt_data/) — point DATA_ROOT at the dataset's folder.")
 
 
-def read_activitynet(data_root: str | Path, splits=("train", "val")) -> list[dict]:
+def activitynet_file(data_root: Path, split: str) -> Path:
+    """The annotation file of one ActivityNet Captions split."""
+    if split not in ACTIVITYNET_SPLITS:
+        raise ValueError(f"Unknown ActivityNet split '{split}' — use one of {sorted(ACTIVITYNET_SPLITS)}.")
+    return find_annotation(data_root, ACTIVITYNET_SPLITS[split])
+
+
+def activitynet_files(data_root: Path, splits=ACTIVITYNET_DEFAULT_SPLITS) -> list[Path]:
+    return [activitynet_file(data_root, split) for split in splits]
+
+
+def read_activitynet(data_root: str | Path, splits=ACTIVITYNET_DEFAULT_SPLITS) -> Iterator[dict]:
     """ActivityNet Captions: {video_id: {duration, timestamps, sentences}} per split file; videos found by id.
 
     A video's sentences are one paragraph: each row carries the sentences before it (previous_captions).
     """
     data_root = Path(data_root)
     videos = index_videos(data_root)
-    rows = []
     for split in splits:
-        if split not in ACTIVITYNET_SPLITS:
-            raise ValueError(f"Unknown ActivityNet split '{split}' — use one of {sorted(ACTIVITYNET_SPLITS)}.")
-        annotation_file = find_annotation(data_root, ACTIVITYNET_SPLITS[split])
+        annotation_file = activitynet_file(data_root, split)
         annotations = parse_json(annotation_file.read_text(), annotation_file)
         if not isinstance(annotations, dict):
             raise ValueError(f"{annotation_file}: holds a {type(annotations).__name__}, expected ActivityNet "
@@ -113,19 +129,29 @@ def read_activitynet(data_root: str | Path, splits=("train", "val")) -> list[dic
                                       and 0 <= start < end):
                     error = f"video '{video_id}' segment {i}: timestamps {times} are not [start, end] with start < end"
                 where = f"{annotation_file.name}: video '{video_id}' sentence {i}"
-                rows.append(sample_row(make_sample_id(id_prefix, i), video_id, split, path or video_id, start, end,
-                                       sentence, error, where, previous_captions=sentences[:i]))
-    return rows
+                yield sample_row(make_sample_id(id_prefix, i), video_id, split, path or video_id, start, end,
+                                 sentence, error, where, previous_captions=sentences[:i])
 
 
-def read_msrvtt(data_root: str | Path) -> list[dict]:
+def msrvtt_files(data_root: Path) -> list[Path]:
+    """MSRVTT_data.json, then the split csv files that are present."""
+    files = [find_annotation(data_root, MSRVTT_ANNOTATIONS)]
+    for name, _ in MSRVTT_SPLIT_FILES:
+        try:
+            files.append(find_annotation(data_root, name))
+        except FileNotFoundError:
+            continue
+    return files
+
+
+def read_msrvtt(data_root: str | Path) -> Iterator[dict]:
     """MSR-VTT: MSRVTT_data.json (videos, sentences); splits from the train.9k / test 1k csv files when present."""
     data_root = Path(data_root)
-    annotation_file = find_annotation(data_root, "MSRVTT_data.json")
+    annotation_file = find_annotation(data_root, MSRVTT_ANNOTATIONS)
     data = parse_json(annotation_file.read_text(), annotation_file)
     split_of = {v["video_id"]: {"validate": "val"}.get(v.get("split", "train"), v.get("split", "train"))
                 for v in data["videos"]}
-    for name, split in (("MSRVTT_train.9k.csv", "train"), ("MSRVTT_JSFUSION_test.csv", "test")):
+    for name, split in MSRVTT_SPLIT_FILES:
         try:
             with find_annotation(data_root, name).open(newline="") as f:
                 for record in csv.DictReader(f):
@@ -143,27 +169,40 @@ def read_msrvtt(data_root: str | Path) -> list[dict]:
                                path or video_id, 0.0, math.inf, sentence.get("caption"), error,
                                where=f"{annotation_file.name}: video '{video_id}' sentence {i}"))
     # A video's 20 captions side by side land in one DSG batch, which builds their shared clip once.
-    return sorted(rows, key=lambda row: row["video_id"])
+    yield from sorted(rows, key=lambda row: row["video_id"])
 
 
-def read_generic(data_root: str | Path, annotations: str | Path) -> list[dict]:
-    """A jsonl or csv with `video` (path under data_root), `caption`, optional `start`, `end`, `id`, `split`."""
-    data_root, annotations = Path(data_root), Path(annotations)
+def generic_file(data_root: Path, annotations: str | Path) -> Path:
+    """The generic dataset's annotation file: absolute, relative to the working folder, or relative to data_root."""
+    annotations = Path(annotations)
     if not annotations.is_absolute() and not annotations.exists():
         annotations = data_root / annotations
     if not annotations.is_file():
         raise FileNotFoundError(f"annotation file {annotations} not found — pass --annotations FILE.jsonl|FILE.csv "
                                 "(absolute, or relative to DATA_ROOT).")
+    if annotations.suffix not in (".csv", ".jsonl", ".json"):
+        raise ValueError(f"annotation file {annotations} ends in '{annotations.suffix}' — give a .jsonl or .csv file.")
+    return annotations
+
+
+def generic_records(annotations: Path) -> Iterator[tuple[int, object]]:
+    """(line, record) of each record of a csv (a dict per row) or jsonl file, read a line at a time."""
     if annotations.suffix == ".csv":
         with annotations.open(newline="") as f:
-            records = list(enumerate(csv.DictReader(f), start=2))  # line 1 is the header
-    elif annotations.suffix in (".jsonl", ".json"):
-        records = [(line, parse_json(text, annotations, line))
-                   for line, text in enumerate(annotations.read_text().splitlines(), start=1) if text.strip()]
-    else:
-        raise ValueError(f"annotation file {annotations} ends in '{annotations.suffix}' — give a .jsonl or .csv file.")
-    rows, count = [], {}
-    for line, record in records:
+            yield from enumerate(csv.DictReader(f), start=2)  # line 1 is the header
+        return
+    with annotations.open() as f:
+        for line, text in enumerate(f, start=1):
+            if text.strip():
+                yield line, parse_json(text, annotations, line)
+
+
+def read_generic(data_root: str | Path, annotations: str | Path) -> Iterator[dict]:
+    """A jsonl or csv with `video` (path under data_root), `caption`, optional `start`, `end`, `id`, `split`."""
+    data_root = Path(data_root)
+    annotations = generic_file(data_root, annotations)
+    count = {}
+    for line, record in generic_records(annotations):
         if not isinstance(record, dict):
             raise ValueError(f"{annotations}:{line}: a {type(record).__name__}, expected an object with "
                              "video, caption — write one JSON object per line.")
@@ -185,31 +224,50 @@ def read_generic(data_root: str | Path, annotations: str | Path) -> list[dict]:
             error = f"{annotations}:{line}: segment [{start}, {end}] needs 0 <= start < end"
         if "caption" not in record:
             error = error or f"{annotations}:{line}: no 'caption' (found {', '.join(sorted(record))})"
-        rows.append(sample_row(sample_id, video_id, str(record.get("split") or "train"), path or video, start, end,
-                               record.get("caption"), error, where=f"{annotations}:{line}"))
-    return rows
+        yield sample_row(sample_id, video_id, str(record.get("split") or "train"), path or video, start, end,
+                         record.get("caption"), error, where=f"{annotations}:{line}")
 
 
-def read_demo(data_root: str | Path) -> list[dict]:
+def read_demo(data_root: str | Path) -> Iterator[dict]:
     """The project's demo dataset: ActivityNet Captions' train and val files (pipeline/demo/layout.py)."""
-    return read_activitynet(data_root, splits=("train", "val"))
+    return read_activitynet(data_root, splits=DEMO_SPLITS)
 
 
 READERS = {"activitynet": read_activitynet, "msrvtt": read_msrvtt, "generic": read_generic, "demo": read_demo}
+# The annotation files each reader reads, called with the reader's own arguments.
+ANNOTATION_FILES = {"activitynet": activitynet_files, "msrvtt": msrvtt_files,
+                    "generic": lambda data_root, annotations: [generic_file(data_root, annotations)],
+                    "demo": lambda data_root: activitynet_files(data_root, DEMO_SPLITS)}
 
 
-def read_samples(dataset: str, data_root: str | Path, **options) -> list[dict]:
-    """Sample rows of `dataset` under `data_root`; unique sample ids are checked here, once for every reader."""
+def dataset_root(dataset: str, data_root: str | Path) -> Path:
+    """`data_root` made absolute, once `dataset` is known and the folder exists."""
     if dataset not in READERS:
         raise ValueError(f"Unknown dataset '{dataset}' — use one of the known datasets: {', '.join(sorted(READERS))}.")
     if not Path(data_root).is_dir():
         raise FileNotFoundError(f"DATA_ROOT {data_root} is not a folder — pass the dataset's folder as --data-root.")
     # Absolute paths: Ray workers on other nodes (or with another working directory) open the videos.
-    rows = READERS[dataset](Path(data_root).resolve(), **options)
+    return Path(data_root).resolve()
+
+
+def iter_samples(dataset: str, data_root: str | Path, **options) -> Iterator[dict]:
+    """Sample rows of `dataset` under `data_root`, in the reader's order, as they are read; an id that occurs twice
+    raises when it is reached (checked here, once for every reader)."""
+    root = dataset_root(dataset, data_root)
     seen = set()
-    for row in rows:
+    for row in READERS[dataset](root, **options):
         if row["sample_id"] in seen:
             raise ValueError(f"Dataset '{dataset}': sample id '{row['sample_id']}' occurs twice — ids must be unique "
                              "(for generic datasets, fix the 'id' column).")
         seen.add(row["sample_id"])
-    return rows
+        yield row
+
+
+def read_samples(dataset: str, data_root: str | Path, **options) -> list[dict]:
+    """Every sample row of `dataset` under `data_root` (iter_samples as a list)."""
+    return list(iter_samples(dataset, data_root, **options))
+
+
+def annotation_files(dataset: str, data_root: str | Path, **options) -> list[Path]:
+    """The annotation files that `iter_samples` with these arguments reads (the videos are not among them)."""
+    return ANNOTATION_FILES[dataset](dataset_root(dataset, data_root), **options)

@@ -1,7 +1,8 @@
 """build-graphs: dataset -> sample shards -> Ray Data (DSG build, TSG parse) -> stage shards written on the workers.
 
 The only file that assembles Ray Data. The driver cuts the dataset's samples into sample shards once (Parquet in
-the output folder), Ray Data reads them back one shard per block, the stages run on actors, and a Datasink writes
+the output folder, written as the reader yields rows; a rerun whose annotation files are unchanged does not read
+them again), Ray Data reads them back one shard per block, the stages run on actors, and a Datasink writes
 each shard's TSG and DSG files with a record per shard from the worker that built it (pipeline/write_shards.py).
 The driver only plans (which shards still lack which stage) and, at the end, makes the manifest from the records.
 TSG and DSG outputs live in folders keyed by a hash of the settings and code that make them, so changing only the
@@ -11,6 +12,7 @@ in one process without Ray: the baseline for benchmarks and a debugging aid.
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 import sys
@@ -24,8 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import datasets, write_shards
-from pipeline.checks import (check_build, resolve_caption_parser, resolve_relation_head, resolve_weights,
-                             spacy_model_info)
+from pipeline.checks import (check_build, requested_stages, resolve_caption_parser, resolve_relation_head,
+                             resolve_weights, spacy_model_info)
 from pipeline.demo import layout
 from pipeline.ray_connect import connect
 from pipeline.detect import file_sha256
@@ -49,6 +51,8 @@ STAGE_CODE = {"tsg": ("parse_captions.py", "caption_rules/*.py", "caption_model/
               "dsg": ("build_dsg.py", "decode.py", "detect.py", "attributes.py", "track.py", "relations.py",
                       "boxes.py")}
 SAMPLE_SOURCE = ("dataset", "data_root", "annotations")
+# Beside the sample shards: their source and the annotation files they were cut from.
+SAMPLE_SOURCE_FILE = "_source.json"
 # CPUs a read or write task asks Ray for.
 IO_CPUS = 0.1
 # A small dataset is cut into at least this many shards, so every actor of a small cluster gets work.
@@ -267,14 +271,6 @@ def settings_hash(values: dict) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def requested_stages(stages: str) -> tuple[str, ...]:
-    names = ("tsg", "dsg") if stages == "all" else tuple(s.strip() for s in stages.split(",") if s.strip())
-    unknown = sorted(set(names) - {"tsg", "dsg"})
-    if unknown or not names:
-        raise ValueError(f"--stages '{stages}' names {unknown or 'nothing'} — pass tsg, dsg, all or tsg,dsg.")
-    return tuple(name for name in ("dsg", "tsg") if name in names)
-
-
 def local_path(location: str) -> str:
     """A file:// URI or a path as a local path: videos are opened by decoders that read local files."""
     return location.removeprefix("file://") if location.startswith("file://") else location
@@ -330,19 +326,8 @@ def prepare(config: BuildGraphsConfig, device: str) -> tuple[Plan, dict, dict]:
             fs.delete_dir_contents(f"{root}/{folder}", missing_dir_ok=True)
         if fs.get_file_info(f"{root}/manifest.json").is_file:
             fs.delete_file(f"{root}/manifest.json")
-    check_sample_source(fs, root, {name: settings[name] for name in SAMPLE_SOURCE})
-    rows = datasets.read_samples(config.dataset, data_root, **options)
-    if config.limit is not None:
-        rows = rows[: config.limit]
-    partitioned = write_shards.partitioned_ids(fs, root)
-    new = [row for row in rows if row["sample_id"] not in partitioned]
-    wanted = len(rows)
-    del rows
-    shards = write_shards.sample_shards(fs, root)
-    first = 1 + max((int(name.removeprefix("part-")) for name in shards), default=-1)
-    write_shards.write_samples(fs, root, new, first, shard_size(len(new), config.rows_per_shard,
-                                                               config.dsg_batch_size))
-    del new
+    wanted, annotation_files = cut_samples(fs, root, config, data_root, options,
+                                           {name: settings[name] for name in SAMPLE_SOURCE})
     shards = write_shards.sample_shards(fs, root)
     records = {stage: write_shards.read_records(fs, root, stage_dirs[stage]) for stage in ("tsg", "dsg")}
     todo = {}
@@ -356,7 +341,7 @@ def prepare(config: BuildGraphsConfig, device: str) -> tuple[Plan, dict, dict]:
                                       "weights_sha256": settings["caption_parser_sha256"]},
               "stages": {stage: {"settings": keys[stage]} for stage in ("tsg", "dsg")},
               "versions": package_versions() | {"code.tsg": keys["tsg"]["code"], "code.dsg": keys["dsg"]["code"]},
-              "device": device,
+              "device": device, "annotation_files": annotation_files,
               "samples_sha256": samples_sha256(fs, sorted(shards.values()))}
     plan = Plan(out=config.out, fs=fs, root=root, header=header, stage_dirs=stage_dirs, records=records, todo=todo,
                 samples=sum(pq.read_metadata(path, filesystem=fs).num_rows for paths in todo.values()
@@ -373,18 +358,66 @@ def samples_sha256(fs, paths: list[str]) -> str:
     return hashlib.sha256(json.dumps([(info.base_name, info.size) for info in infos]).encode()).hexdigest()
 
 
-def check_sample_source(fs, root: str, source: dict) -> None:
-    """The sample shards in an output folder come from one dataset; a run on another one is refused."""
-    path = f"{root}/{write_shards.SAMPLES}/_source.json"
-    if fs.get_file_info(path).is_file:
-        with fs.open_input_stream(path) as stream:
-            before = json.loads(stream.read())
-        changed = {k: (before.get(k), source[k]) for k in source if before.get(k) != source[k]}
-        if changed and write_shards.sample_shards(fs, root):
-            raise ValueError(f"{root} holds shards built with other settings {changed} (before, now), another "
-                             "dataset's samples — pass --overwrite to start over, or choose another --out.")
-    fs.create_dir(f"{root}/{write_shards.SAMPLES}", recursive=True)
-    write_shards.write_bytes_atomically(fs, path, json.dumps(source).encode())
+def annotation_stats(dataset: str, data_root: str, options: dict) -> list[dict] | None:
+    """Path, size and mtime of each annotation file the dataset's reader reads: what tells whether they changed
+    since the samples were cut. None when they cannot be listed: the reader then names the problem itself."""
+    try:
+        paths = datasets.annotation_files(dataset, data_root, **options)
+    except (OSError, ValueError):
+        return None
+    return [{"path": str(path.absolute()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            for path, stat in ((path, path.stat()) for path in paths)]
+
+
+def cut_samples(fs, root: str, config: BuildGraphsConfig, data_root: str, options: dict,
+                source: dict) -> tuple[int, list[dict]]:
+    """Cut the samples not yet in sample shards into new ones; returns (samples wanted, the annotation files read).
+
+    The samples' source is recorded in samples/_source.json once they are cut. When the annotation files (and
+    --limit) are as recorded there, the reader is not run at all: the sample shards already hold every sample.
+    Otherwise the reader's rows stream into new shards; the driver holds the sample ids, never the rows."""
+    recorded = read_sample_source(fs, root, source)
+    stats = annotation_stats(config.dataset, data_root, options)
+    cut = {"files": stats, "limit": config.limit}
+    shards = write_shards.sample_shards(fs, root)
+    if stats is not None and recorded.get("cut") == cut and recorded.get("shards") == len(shards):
+        return recorded["samples"], recorded["annotation_files"]
+    partitioned = write_shards.partitioned_ids(fs, root)
+    wanted = 0
+
+    def new_rows():
+        nonlocal wanted
+        for row in itertools.islice(datasets.iter_samples(config.dataset, data_root, **options), config.limit):
+            wanted += 1
+            if row["sample_id"] not in partitioned:
+                yield row
+
+    rows = new_rows()
+    # A small dataset is cut finer (at least MIN_SHARDS shards): its first MIN_SHARDS full shards tell which it is.
+    head = list(itertools.islice(rows, MIN_SHARDS * config.rows_per_shard))
+    first = 1 + max((int(name.removeprefix("part-")) for name in shards), default=-1)
+    write_shards.write_samples(fs, root, itertools.chain(head, rows), first,
+                               shard_size(len(head), config.rows_per_shard, config.dsg_batch_size))
+    annotation_files = [entry | {"sha256": file_sha256(Path(entry["path"]))} for entry in stats or ()]
+    write_shards.write_bytes_atomically(fs, f"{root}/{write_shards.SAMPLES}/{SAMPLE_SOURCE_FILE}", json.dumps(
+        source | {"cut": cut, "samples": wanted, "shards": len(write_shards.sample_shards(fs, root)),
+                  "annotation_files": annotation_files}).encode())
+    return wanted, annotation_files
+
+
+def read_sample_source(fs, root: str, source: dict) -> dict:
+    """What samples/_source.json records ({} when absent); the sample shards in an output folder come from one
+    dataset, so a run on another one is refused."""
+    path = f"{root}/{write_shards.SAMPLES}/{SAMPLE_SOURCE_FILE}"
+    if not fs.get_file_info(path).is_file:
+        return {}
+    with fs.open_input_stream(path) as stream:
+        recorded = json.loads(stream.read())
+    changed = {k: (recorded.get(k), source[k]) for k in source if recorded.get(k) != source[k]}
+    if changed and write_shards.sample_shards(fs, root):
+        raise ValueError(f"{root} holds shards built with other settings {changed} (before, now), another "
+                         "dataset's samples — pass --overwrite to start over, or choose another --out.")
+    return recorded
 
 
 def finish(plan: Plan, results: list[dict], progress: Progress) -> dict:

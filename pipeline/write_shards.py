@@ -12,9 +12,11 @@ that Ray retries replaces its shard instead of adding one, and a resumed run ski
 
 import hashlib
 import io
+import itertools
 import json
 import time
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, UTC
 from pathlib import Path
 
@@ -78,9 +80,14 @@ def validated(table: pa.Table, name: str) -> pa.Table:
     return fixed
 
 
-def write_bytes_atomically(fs: pa_fs.FileSystem, path: str, data: bytes) -> None:
+def temporary_path(path: str) -> str:
+    """Where `path` is written before it is moved into place: a dot-name that readers and discovery skip."""
     folder, _, name = path.rpartition("/")
-    tmp = f"{folder}/.{name}.tmp"
+    return f"{folder}/.{name}.tmp"
+
+
+def write_bytes_atomically(fs: pa_fs.FileSystem, path: str, data: bytes) -> None:
+    tmp = temporary_path(path)
     with fs.open_output_stream(tmp) as stream:
         stream.write(data)
     fs.move(tmp, path)
@@ -92,18 +99,35 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
-def write_samples(fs: pa_fs.FileSystem, root: str, rows: list[dict], first_index: int, rows_per_shard: int) -> int:
-    """Cut `rows` into sample shards `samples/part-NNNNN.parquet` from `first_index` on; returns the shards made."""
-    fs.create_dir(f"{root}/{SAMPLES}", recursive=True)
-    made = 0
-    for start in range(0, len(rows), rows_per_shard):
-        chunk = rows[start:start + rows_per_shard]
-        name = shard_name(first_index + made)
-        table = pa.Table.from_pylist([row | {"shard": name, "shard_rows": len(chunk)} for row in chunk],
-                                     schema=SHARD_SAMPLE_SCHEMA)
-        write_bytes_atomically(fs, f"{root}/{SAMPLES}/{name}.parquet", parquet_bytes(table))
-        made += 1
-    return made
+def write_samples(fs: pa_fs.FileSystem, root: str, rows: Iterable[dict], first_index: int,
+                  rows_per_shard: int) -> int:
+    """Cut `rows` into sample shards `samples/part-NNNNN.parquet` from `first_index` on; returns the shards made.
+
+    Rows are taken as they come and each shard is written once full, so `rows` may be a generator over a dataset
+    larger than memory. The shards stay under temporary names until `rows` is exhausted: a reader that raises
+    half-way (a malformed line, a duplicate id) leaves no shard behind."""
+    folder = f"{root}/{SAMPLES}"
+    fs.create_dir(folder, recursive=True)
+    for info in fs.get_file_info(pa_fs.FileSelector(folder)):
+        if info.is_file and info.base_name.endswith(".tmp"):  # left by a run killed while cutting
+            fs.delete_file(info.path)
+    rows, written = iter(rows), []
+    try:
+        while chunk := list(itertools.islice(rows, rows_per_shard)):
+            name = shard_name(first_index + len(written))
+            table = pa.Table.from_pylist([row | {"shard": name, "shard_rows": len(chunk)} for row in chunk],
+                                         schema=SHARD_SAMPLE_SCHEMA)
+            path = f"{folder}/{name}.parquet"
+            with fs.open_output_stream(temporary_path(path)) as stream:
+                stream.write(parquet_bytes(table))
+            written.append((temporary_path(path), path))
+    except BaseException:
+        for tmp, _ in written:
+            fs.delete_file(tmp)
+        raise
+    for tmp, path in written:
+        fs.move(tmp, path)
+    return len(written)
 
 
 def parquet_files(fs: pa_fs.FileSystem, folder: str) -> dict[str, str]:

@@ -10,7 +10,8 @@
   "shards": [SHARD rows, see SHARD_SCHEMA],
   "status_counts": {"tsg": {"ok": n, "error": n}, "dsg": {...}},
   "stages": {"tsg": {"dir": "tsg/<hash>", "settings": {...}}, "dsg": {...}},   # optional
-  "versions": {"spacy": "3.8.x", "torch": "...", "code.tsg": "<sha256>", ...}     # optional
+  "versions": {"spacy": "3.8.x", "torch": "...", "code.tsg": "<sha256>", ...},    # optional
+  "annotation_files": [{"path": "...", "size": n, "mtime_ns": n, "sha256": "..."}]  # optional: the samples' source
 }
 Shard paths are relative to the manifest's folder, so the folder can be moved or served from shared storage.
 

@@ -63,4 +63,4 @@ def video_ids(root: str | Path, split: str) -> list[str]:
 def read_split(root: str | Path, split: str) -> list[dict]:
     """SAMPLE_SCHEMA rows of a demo split (the ActivityNet reader's), video paths absolute."""
     split_file(root, split)
-    return read_activitynet(Path(root).resolve(), splits=(split,))
+    return list(read_activitynet(Path(root).resolve(), splits=(split,)))

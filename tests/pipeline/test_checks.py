@@ -79,6 +79,9 @@ def test_the_weights_must_be_a_loadable_detector(config, tmp_path):
         checks.check_build(dataclasses.replace(config, weights=str(text)))
     with pytest.raises(FileNotFoundError, match="detector weights .*absent.pt not found — pass --weights"):
         checks.check_build(dataclasses.replace(config, weights=str(tmp_path / "absent.pt")))
+    checks.check_build(dataclasses.replace(config, weights=str(text), stages="tsg"))  # no detector is loaded
+    with pytest.raises(ValueError, match="^--stages 'tsg,audio' names"):
+        checks.check_build(dataclasses.replace(config, stages="tsg,audio"))
     with pytest.raises(ValueError, match="dataset 'generic' needs detector weights — pass --weights"):
         checks.check_build(dataclasses.replace(config, weights=None))
 

@@ -136,3 +136,17 @@ def test_a_missing_earlier_sentence_is_an_empty_previous_caption_not_none():
     row = sample_row("v#1", "v", "train", "v.mp4", 0, 1, " They run.", previous_captions=[None, " Two men stand."])
     assert row["previous_captions"] == ["", "Two men stand."] and row["caption"] == "They run."
     assert sample_row("v#0", "v", "train", "v.mp4", 0, 1, None)["caption"] == ""
+
+
+def test_samples_are_yielded_as_the_file_is_read_and_a_duplicate_id_raises_when_reached(tmp_path):
+    lines = [{"video": "a.mp4", "caption": "a dog", "id": "x"}, {"video": "a.mp4", "caption": "a cat", "id": "x"}]
+    (tmp_path / "ann.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n{not json\n")
+    rows = datasets.iter_samples("generic", tmp_path, annotations="ann.jsonl")
+    assert next(rows)["caption"] == "a dog"  # the malformed line 3 is not read yet
+    with pytest.raises(ValueError, match="sample id 'x' occurs twice"):
+        next(rows)
+    assert datasets.annotation_files("generic", tmp_path, annotations="ann.jsonl") == [tmp_path / "ann.jsonl"]
+    (tmp_path / "train.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="val_1.json not found"):
+        datasets.annotation_files("activitynet", tmp_path)
+    assert datasets.annotation_files("activitynet", tmp_path, splits=("train",)) == [tmp_path / "train.json"]

@@ -293,3 +293,34 @@ def test_caption_parser_setting_reaches_the_stage_and_keys_only_the_tsg_folder(t
     assert settings_hash(keys["rules"]["dsg"]) == settings_hash(keys["learned"]["dsg"])  # the DSG is kept
     with pytest.raises(ValueError, match="--caption-parser 'spacy' is not one of"):
         run_settings(dataclasses.replace(config, caption_parser="spacy"), layout.WEIGHTS, 160, None)
+
+
+def test_a_resume_with_unchanged_annotations_never_runs_the_reader_and_a_changed_file_is_read_again(tmp_path,
+                                                                                                     monkeypatch):
+    from pipeline import runner
+
+    (tmp_path / "a.mp4").write_bytes(b"")
+    annotations = tmp_path / "clips.jsonl"
+    annotations.write_text("".join(json.dumps({"video": "a.mp4", "caption": f"a box {i}"}) + "\n" for i in range(40)))
+    config = BuildGraphsConfig(dataset="generic", data_root=str(tmp_path), annotations="clips.jsonl",
+                               out=str(tmp_path / "graphs"), weights=str(layout.WEIGHTS), imgsz=160, stages="tsg",
+                               dsg_batch_size=1)
+    plan, _, _ = runner.prepare(config, "cpu")
+    assert plan.samples == 40 and len(plan.todo[("tsg",)]) == 14  # 40 rows in >= 16 shards of ceil(40 / 16)
+    assert plan.header["annotation_files"][0]["path"] == str(annotations)
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the reader ran although the annotation files had not changed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runner.datasets, "iter_samples", no_reading)
+        resumed, _, _ = runner.prepare(config, "cpu")
+        assert resumed.samples == 40 and resumed.todo == plan.todo
+        assert resumed.header["annotation_files"] == plan.header["annotation_files"]
+        with annotations.open("a") as f:
+            f.write(json.dumps({"video": "a.mp4", "caption": "one more box"}) + "\n")
+        with pytest.raises(AssertionError, match="the reader ran"):
+            runner.prepare(config, "cpu")
+    grown, _, _ = runner.prepare(config, "cpu")
+    assert grown.samples == 41 and len(grown.todo[("tsg",)]) == 15  # the new row alone in a new shard
+    assert pq.read_table(grown.todo[("tsg",)][-1]).column("sample_id").to_pylist() == ["a#40"]

@@ -113,3 +113,24 @@ def test_resume_reads_only_the_sample_id_column(tmp_path, monkeypatch):
     assert read_columns == [["sample_id"]]
     assert json.loads(json.dumps(sorted(write_shards.sample_shards(fs, root)))) == ["part-00000", "part-00001",
                                                                                      "part-00002"]
+
+
+def test_sample_shards_are_written_as_the_rows_come_and_none_when_the_reader_fails_half_way(tmp_path):
+    fs, root = filesystem(str(tmp_path))
+    row = {"sample_id": "x", "video_id": "v", "split": "train", "video_path": "/v.mp4", "start": 0.0, "end": 1.0,
+           "caption": "c", "status": "ok", "error_message": None}
+
+    def rows(count, fail_at=None):
+        for i in range(count):
+            if i == 5:  # two shards of two rows are full by now: both are on disk, under temporary names
+                assert len(list((tmp_path / "samples").glob(".part-*.parquet.tmp"))) == 2
+            if i == fail_at:
+                raise ValueError("line 7: not valid JSON")
+            yield row | {"sample_id": f"s{i}"}
+
+    with pytest.raises(ValueError, match="line 7"):
+        write_shards.write_samples(fs, root, rows(9, fail_at=7), 0, 2)
+    assert list((tmp_path / "samples").iterdir()) == []
+    assert write_shards.write_samples(fs, root, rows(9), 0, 2) == 5
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [f"part-0000{i}.parquet" for i in range(5)]
+    assert write_shards.partitioned_ids(fs, root) == {f"s{i}" for i in range(9)}
