@@ -263,8 +263,8 @@ class BenchmarkConfig:
         for name in sorted(set(model_changes) - known):
             print(f"note: FinstaConfig has no field '{name}' in this version; that ablation setting is skipped",
                   flush=True)
-        model = FinstaConfig(dim=self.dim, num_layers=self.num_layers, graph_text_grad=self.graph_text_grad,
-                             **{k: v for k, v in model_changes.items() if k in known})
+        chosen = {"dim": self.dim, "num_layers": self.num_layers, "graph_text_grad": self.graph_text_grad}
+        model = FinstaConfig(**{**chosen, **{k: v for k, v in model_changes.items() if k in known}})
         _, _, steps, backbone_lr = self.sizes(backbone)
         return TrainConfig(graphs=str(Path(graphs).resolve()), run_dir=str(Path(self.out).resolve()),
                            name="compositional", backbone=backbone, finsta=finsta, model=model, max_steps=steps,

@@ -158,6 +158,15 @@ def test_ablation_overrides_skip_fields_finsta_config_lacks(tmp_path, capsys):
     assert (sentence.max_steps, sentence.backbone_lr) == (bench.sentence_steps, bench.sentence_backbone_lr)
 
 
+def test_the_benchmarks_chosen_finsta_settings_reach_every_row_and_an_override_wins(tmp_path):
+    bench = compositional.BenchmarkConfig(out=str(tmp_path), graph_text_grad=True)
+    assert bench.train_config(tmp_path, "tiny", 0, finsta=True).model.graph_text_grad is True
+    overridden = bench.train_config(tmp_path, "tiny", 0, True, {"model": {"graph_text_grad": False, "dim": 16}})
+    assert (overridden.model.graph_text_grad, overridden.model.dim) == (False, 16)
+    assert compositional.BenchmarkConfig(out=str(tmp_path), graph_text_grad=False).train_config(
+        tmp_path, "tiny", 0, finsta=True).model.graph_text_grad is False
+
+
 def test_unknown_configuration_is_rejected():
     with pytest.raises(ValueError, match="Unknown configuration"):
         compositional.BenchmarkConfig(out="/tmp/x", configurations=("finsta-no-everything",))
