@@ -15,7 +15,9 @@ seed, plus ~26 min to build the graphs once), --preset quick (tiny sizes, a 24-v
 test), --preset gpu (one GPU: --device cuda, dim 128, 64 px, 1000 continued steps, every
 ablation on both hosts and 5 seeds; written for a GPU, not yet run on one):
   python -m jobs.evaluate --preset gpu --out out/demo-bench/eval-gpu
-A flag given beside a preset wins over the preset's value.
+A flag given beside a preset wins over the preset's value. Seeds or hosts can run in parallel processes (each with
+its own --seed, --seeds and --out) and be joined into one table afterwards:
+  python -m jobs.evaluate --combine out/a/compositional_seeds.csv out/b/compositional_seeds.csv --out out/eval
 """
 
 import dataclasses
@@ -24,7 +26,7 @@ import time
 from pathlib import Path
 
 from jobs.cli import config_from_args, parser_for, run_job
-from model.eval.compositional import PRESETS, BenchmarkConfig, benchmark
+from model.eval.compositional import PRESETS, BenchmarkConfig, benchmark, combine
 from pipeline.demo.benchmark_graphs import DEMO_SIZES, benchmark_graphs
 
 
@@ -38,6 +40,10 @@ class EvaluateConfig:
         "help": "sizes: default, quick (tests: tiny sizes and a 24-video demo) or gpu", "choices": tuple(PRESETS)})
     # One thread: these models are small, and two threads on a shared 2-core machine ran 7x slower (spin-waiting).
     threads: int = dataclasses.field(default=1, metadata={"help": "torch CPU threads (0: torch's default)"})
+    combine: tuple[str, ...] = dataclasses.field(
+        default=(), metadata={"help": "compositional_seeds.csv files of earlier runs (seeds or hosts run in separate "
+                                      "processes or machines, each with its own --seed and --out): one table of "
+                                      "them all into --out, nothing trained"})
     benchmark: BenchmarkConfig = dataclasses.field(
         default=BenchmarkConfig(out="out/demo-bench/eval", keep="out/demo-bench/runs/compositional-finsta"),
         metadata={"help": "hosts, seeds and the training protocol of the benchmark"})
@@ -64,6 +70,9 @@ def main(argv=None) -> int:
         import torch
 
         torch.set_num_threads(config.threads)
+    if config.combine:
+        combine(list(config.combine), Path(config.benchmark.out).resolve())
+        return 0
     started = time.perf_counter()
     bench = dataclasses.replace(config.benchmark, out=str(Path(config.benchmark.out).resolve()),
                                 keep=str(Path(config.benchmark.keep).resolve()) if config.benchmark.keep else "")

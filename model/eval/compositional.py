@@ -426,10 +426,64 @@ def run_benchmark(bench: BenchmarkConfig, graphs: str | Path, data: BenchmarkDat
             names = tuple(c for c in bench.configurations if ablate or c not in ABLATIONS)
             rows += seed_rows(bench, graphs, data, backbone, seed, names)
             write_rows(rows, out / "compositional_seeds.csv")
+    write_results(rows, out)
+    return rows
+
+
+def write_results(rows: list[dict], out: Path) -> list[dict]:
+    """compositional_seeds.csv, compositional.csv, compositional.png and targets.txt of the per-seed rows; returns
+    the summary (mean and CI per configuration, host and split)."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_rows(rows, out / "compositional_seeds.csv")
     summary = statistics.summarise(rows, METRICS, CONFIGURATIONS)
     write_summary(summary, out / "compositional.csv")
     plot(summary, out / "compositional.png")
     (out / "targets.txt").write_text("\n".join(verdict(rows)) + "\n")
+    return summary
+
+
+def print_results(rows: list[dict], out: Path) -> None:
+    summary = statistics.summarise(rows, METRICS, CONFIGURATIONS)
+    print("\nCompositional benchmark: mean ± 95% CI half-width over seeds (Student t); R@1 step = 100 / queries")
+    print(format_table(summary))
+    print("\nTargets and comparisons (paired differences over seeds):")
+    for line in verdict(rows):
+        print("  " + line)
+    print(f"\nwritten: {out / 'compositional.csv'}, {out / 'compositional_seeds.csv'}, {out / 'compositional.png'}, "
+          f"{out / 'targets.txt'}")
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """The per-seed rows of a compositional_seeds.csv, typed as run_benchmark makes them."""
+    with Path(path).open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    missing = [c for c in ("configuration", "backbone", "seed", "split", *METRICS) if rows and c not in rows[0]]
+    if not rows or missing:
+        raise ValueError(f"{path}: no rows or missing column(s) {missing}; expected a compositional_seeds.csv "
+                         "written by jobs.evaluate.")
+    for row in rows:
+        for key in ("seed", "host_steps", "steps", "queries"):
+            row[key] = int(row[key])
+        for key in METRICS:
+            row[key] = float(row[key]) if row[key] else float("nan")
+    return rows
+
+
+def combine(paths: list[str | Path], out: str | Path) -> list[dict]:
+    """One table from the per-seed rows of several runs (seeds or hosts split across processes or machines): every
+    file and summary written into `out`, as one run would have. A (configuration, host, seed, split) found in two
+    files is refused."""
+    rows, source = [], {}
+    for path in paths:
+        for row in read_rows(path):
+            key = (row["configuration"], row["backbone"], row["seed"], row["split"])
+            if key in source:
+                raise ValueError(f"{key} is in both {source[key]} and {path}; expected each configuration, host, "
+                                 "seed and split in one file (run the seeds with distinct --seed).")
+            source[key] = path
+            rows.append(row)
+    write_results(rows, Path(out))
+    print_results(rows, Path(out))
     return rows
 
 
@@ -438,15 +492,9 @@ def benchmark(bench: BenchmarkConfig, graphs: str | Path, negatives: str | Path,
     print("benchmark " + json.dumps(dataclasses.asdict(bench)), flush=True)
     data = load_data(graphs, negatives, split_of, bench.image_size, bench.num_frames)
     rows = run_benchmark(bench, graphs, data)
-    summary = statistics.summarise(rows, METRICS, CONFIGURATIONS)
-    print("\nCompositional benchmark: mean ± 95% CI half-width over seeds (Student t); R@1 step = 100 / queries")
-    print(format_table(summary))
-    print("\nTargets and comparisons (paired differences over seeds):")
-    for line in verdict(rows):
-        print("  " + line)
-    out = Path(bench.out)
-    print(f"\nwritten: {out / 'compositional.csv'}, {out / 'compositional_seeds.csv'}, {out / 'compositional.png'}, "
-          f"{out / 'targets.txt'}" + (f"; finsta model kept in {bench.keep}" if bench.keep else ""))
+    print_results(rows, Path(bench.out))
+    if bench.keep:
+        print(f"finsta model kept in {bench.keep}")
     return rows
 
 

@@ -111,6 +111,27 @@ def test_the_controls_and_finsta_rows_run_and_write_every_file(tiny_shards, tmp_
     assert config.finsta and hasattr(model, "gtrm")
 
 
+def full_row(configuration: str, seed: int, value: float) -> dict:
+    return {"configuration": configuration, "backbone": "tiny", "seed": seed, "split": "heldout-composition",
+            "path": "backbone", "host_steps": 10, "steps": 5, "queries": 40,
+            **{m: value for m in compositional.METRICS}}
+
+
+def test_runs_split_by_seed_combine_into_the_table_one_run_gives(tmp_path, capsys):
+    rows = [full_row(c, seed, v + 10 * seed) for seed in (0, 1, 2) for c, v in (("finsta-host", 60.0),
+                                                                                ("host+negatives", 50.0))]
+    compositional.write_results(rows, tmp_path / "one")
+    for seed in (0, 1, 2):
+        compositional.write_rows([r for r in rows if r["seed"] == seed], tmp_path / f"seed{seed}.csv")
+    combined = compositional.combine([tmp_path / f"seed{seed}.csv" for seed in (0, 1, 2)], tmp_path / "all")
+    assert len(combined) == 6
+    for name in ("compositional.csv", "targets.txt"):
+        assert (tmp_path / "all" / name).read_text() == (tmp_path / "one" / name).read_text(), name
+    assert "finsta-host vs host+negatives" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="in both"):
+        compositional.combine([tmp_path / "seed0.csv", tmp_path / "seed0.csv"], tmp_path / "twice")
+
+
 def seed_rows(configuration: str, values: dict[int, float]) -> list[dict]:
     return [{"configuration": configuration, "backbone": "tiny", "seed": seed, "split": "heldout-composition",
              "queries": 40, "pairwise": v, "t2v_r1": v} for seed, v in values.items()]
