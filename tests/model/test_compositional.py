@@ -83,7 +83,7 @@ def test_samples_take_their_split_from_their_video(tiny_shards, tmp_path):
 def test_the_controls_and_finsta_rows_run_and_write_every_file(tiny_shards, tmp_path):
     negatives, _ = write_negatives(tiny_shards, tmp_path / "negatives.parquet")
     data = compositional.load_data(tiny_shards, negatives, split_map(tiny_shards), image_size=32, num_frames=4)
-    names = ("host+negatives", "finsta-untrained", "dsg-text-matcher", "finsta-host", "finsta")
+    names = ("host+negatives", "finsta-untrained", "dsg-text-matcher", "dsg-text-trained", "finsta-host", "finsta")
     bench = compositional.BenchmarkConfig(out=str(tmp_path / "eval"), keep=str(tmp_path / "keep"),
                                           configurations=names, **QUICK)
     rows = compositional.run_benchmark(bench, tiny_shards, data)
@@ -92,7 +92,7 @@ def test_the_controls_and_finsta_rows_run_and_write_every_file(tiny_shards, tmp_
     untrained = [r for r in rows if r["configuration"] in ("finsta-untrained", "dsg-text-matcher")]
     assert all(r["steps"] == 0 for r in untrained) and all(r["steps"] == QUICK["steps"] for r in rows
                                                            if r not in untrained)
-    assert {r["path"] for r in rows if r["configuration"] == "finsta-host"} == {"backbone"}
+    assert {r["path"] for r in rows if r["configuration"] in ("finsta-host", "dsg-text-trained")} == {"backbone"}
     assert {r["path"] for r in rows if r["configuration"] == "finsta"} == {"structure"}
     assert all(0.0 <= r["pairwise"] <= 100.0 and 0.0 <= r["t2v_r1"] <= r["t2v_r5"] <= 100.0 for r in rows)
     with open(tmp_path / "eval" / "compositional_seeds.csv", newline="") as f:
@@ -206,6 +206,28 @@ def test_dsg_serialised_as_text(tiny_shards):
     assert len(parts) == len(set(parts)) and all(p in text for p in pairs[0][1].object_text)
     assert any(p.endswith(pairs[0][1].unary_predicate[0]) for p in parts)
     assert any(f" {pairs[0][1].edge_predicate[0]} " in p for p in parts)
+
+
+def test_trained_dsg_text_matcher_loads_the_host_and_learns_dsg_text_against_captions(tiny_shards):
+    from model.backbones import build_backbone
+    from model.data import collate
+    from model.finsta import BackboneOnly
+
+    torch.manual_seed(0)
+    config = FinstaConfig(dim=32, use_hard_negatives=True)
+    host = BackboneOnly(build_backbone("tiny", image_size=32), config)
+    learner = controls.DsgTextLearner(build_backbone("tiny", image_size=32), config)
+    learner.load_state_dict(host.state_dict())  # same modules and names: the host checkpoint loads as it is
+    text, video = collate(list(ShardStream(tiny_shards, "train", image_size=32, num_frames=4))[:8])
+    optimizer = torch.optim.AdamW(learner.parameters(), lr=3e-3)
+    first = learner.compute_losses(text, video)
+    assert {"backbone_nce", "host_negatives"} <= set(first)
+    for _ in range(20):
+        optimizer.zero_grad()
+        learner.compute_losses(text, video)["loss"].backward()
+        optimizer.step()
+    assert learner.compute_losses(text, video)["backbone_nce"] < first["backbone_nce"] / 2
+    assert all(p.grad is None for p in learner.backbone.video.parameters())  # the clip side is its DSG text
 
 
 def test_coreference_for_rows_returns_object_nodes_and_tracks_of_the_pair(tiny_shards, tmp_path):
