@@ -60,7 +60,7 @@ class DsgTextLearner(nn.Module):
     the host's modules and names (backbone, video_head, text_head), so the host checkpoint loads into it; the video
     tower is never used."""
 
-    def __init__(self, backbone: nn.Module, config: FinstaConfig = FinstaConfig()):
+    def __init__(self, backbone: nn.Module, config: FinstaConfig):
         super().__init__()
         self.backbone, self.config = backbone, config
         self.video_head = nn.Linear(backbone.embed_dim, config.dim)
