@@ -165,6 +165,9 @@ def test_verdict_judges_finsta_against_the_better_control():
             + seed_rows("dsg-text-matcher", {0: 35.0, 1: 36.0}))
     line = next(x for x in compositional.verdict(rows) if "better control" in x)
     assert "finsta vs dsg-text-matcher" in line and "NOT MET" in line  # +5.5 over the matcher, not +20 over untrained
+    trained = seed_rows("dsg-text-trained", {0: 38.0, 1: 39.0})
+    line = next(x for x in compositional.verdict(rows + trained) if "better control" in x)
+    assert "finsta vs dsg-text-trained" in line and "+2.5" in line  # the trained matcher is the stronger control
 
 
 def test_ablation_overrides_skip_fields_finsta_config_lacks(tmp_path, capsys):
