@@ -10,10 +10,11 @@
    every split
    -> a printed table, OUT/compositional.csv (mean, 95% CI), OUT/compositional_seeds.csv, OUT/compositional.png,
    OUT/targets.txt (MET / NOT MET) (model/eval/compositional.py).
-Sizes: --preset default (the defaults below; measured on 2 loaded CPUs: tiny host 15 min, sentence host ~7 min a
-seed, plus ~26 min to build the graphs once), --preset quick (tiny sizes, a 24-video demo in its own folder: a smoke
-test), --preset gpu (one GPU: --device cuda, dim 128, 64 px, 1000 continued steps, every
-ablation on both hosts and 5 seeds; written for a GPU, not yet run on one):
+Sizes: --preset default (the defaults below; measured on 2 shared CPUs, graphs built: the tiny host's main rows
+29 min for 5 seeds, its trained DSG-text matcher 9 min, its ablations ~24 min a seed; plus ~26 min to build the
+graphs once: over 30 minutes, so split seeds across processes and --combine them), --preset quick (tiny sizes, a
+24-video demo in its own folder: a smoke test), --preset gpu (one GPU: --device cuda, dim 128, 64 px, 1000
+continued steps, every ablation on both hosts and 5 seeds; written for a GPU, not yet run on one):
   python -m jobs.evaluate --preset gpu --out out/demo-bench/eval-gpu
 A flag given beside a preset wins over the preset's value. Seeds or hosts can run in parallel processes (each with
 its own --seed, --seeds and --out) and be joined into one table afterwards:
