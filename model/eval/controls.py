@@ -10,15 +10,12 @@
                     string matcher: what the graphs' labels give without Finsta's graph machinery)
 """
 
-import random
 import re
 
 import torch
 from torch import nn
 
-from model import losses
-from model.finsta import BackboneOutput, FinstaConfig, host_negatives
-from model.negatives import batch_negatives
+from model.finsta import BackboneOnly, BackboneOutput
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
 NEGATIVE_VARIANTS = 4  # edits drawn per caption and kind (the trainer picks one per caption and step)
@@ -54,31 +51,13 @@ class DsgTextMatcher(nn.Module):
                               backbone_text=self.backbone.encode_text(list(text.caption)).pooled)
 
 
-class DsgTextLearner(nn.Module):
+class DsgTextLearner(BackboneOnly):
     """A trained string matcher: video_head(text tower(serialise_dsg(clip))) vs text_head(text tower(caption)), trained
-    like the host (InfoNCE, and with config.use_hard_negatives the rewritten negative captions Finsta sees). It keeps
-    the host's modules and names (backbone, video_head, text_head), so the host checkpoint loads into it; the video
-    tower is never used."""
-
-    def __init__(self, backbone: nn.Module, config: FinstaConfig):
-        super().__init__()
-        self.backbone, self.config = backbone, config
-        self.video_head = nn.Linear(backbone.embed_dim, config.dim)
-        self.text_head = nn.Linear(backbone.embed_dim, config.dim)
+    as the host is (BackboneOnly's losses: InfoNCE, and with config.use_hard_negatives the rewritten negative captions
+    Finsta sees). Its modules and names are the host's, so the host checkpoint loads into it; the video tower is never
+    used."""
 
     def forward(self, text, video) -> BackboneOutput:
         clips = [serialise_dsg(g) for g in video.to_data_list()]
         return BackboneOutput(backbone_video=self.video_head(self.backbone.encode_text(clips).pooled),
                               backbone_text=self.text_head(self.backbone.encode_text(list(text.caption)).pooled))
-
-    def compute_losses(self, text, video) -> dict:
-        out = self(text, video)
-        terms = {"backbone_nce": losses.info_nce(out.backbone_video, out.backbone_text, self.config.temperature)}
-        made = batch_negatives(text, random.Random(int(torch.randint(2**31, (1,))))) if (
-            self.config.use_hard_negatives) else []
-        negative_text, worded = host_negatives(self.backbone, self.text_head, [n.caption for _, n in made])
-        if worded.numel():
-            terms["host_negatives"] = losses.hard_negative_nce(out.backbone_video, out.backbone_text, negative_text,
-                                                               self.config.temperature)
-        terms["loss"] = sum(terms.values())
-        return terms
