@@ -58,7 +58,7 @@ def check_graphs(config) -> None:
         what, _, fix = str(exc).partition("; ")  # schemas/ and model.data say "what; fix"
         fix = fix or "rebuild the shards (make build-graphs)"
         raise type(exc)(f"--graphs {config.graphs}: {what} — {fix}") from exc
-    workers = getattr(config, "num_workers", 1)
+    workers = config.num_workers
     if pairs // workers < config.batch_size:
         raise ValueError(f"--graphs {config.graphs}: {pairs} usable (caption, clip) pairs in split "
                          f"'{config.train_split}' for {workers} worker(s), fewer than --batch-size "
